@@ -1,0 +1,59 @@
+"""The `pdxsrv` command: `serve` and `events list|verify|replay|stats`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from eventlog import CorruptLog
+from pdxsrv import events_cmd
+from pdxsrv.domain.events import UnknownEvent
+from pdxsrv.store import WorkspaceLocked
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pdxsrv", description="Build computer-vision models over HTTP.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve a workspace over HTTP (the PaddleX RESTful API)")
+    serve.add_argument("--workspace", required=True, help="workspace directory (created if new)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 = any free)")
+    serve.add_argument("--snapshot-every", type=int, default=10_000, metavar="N", help="snapshot every N events")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    events = sub.add_parser("events", help="audit, verify, repair and replay a workspace's event log")
+    events_cmd.add_commands(events.add_subparsers(dest="events_command", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        if args.command == "serve":
+            from pdxsrv.server import serve
+
+            asyncio.run(serve(args.workspace, args.host, args.port, snapshot_every=args.snapshot_every))
+            return 0
+        return args.handler(args)
+    except WorkspaceLocked as exc:
+        print(f"pdxsrv: {exc}", file=sys.stderr)
+        return 2
+    except (CorruptLog, UnknownEvent) as exc:
+        print(f"pdxsrv: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:
+        print(f"pdxsrv: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

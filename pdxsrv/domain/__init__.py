@@ -1,0 +1,1 @@
+"""The domain: enums, IDs, the event catalog, the pure fold (`apply`) and the pure commands."""

@@ -1,0 +1,127 @@
+"""The fold: `apply(state, record) -> state`, one pure function per event type."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Callable, Iterable
+
+from eventlog import Record
+from pdxsrv.domain import events as ev
+from pdxsrv.domain.ids import parse_id
+from pdxsrv.domain.state import (
+    EMPTY,
+    Counters,
+    Dataset,
+    ExportedModel,
+    PretrainedModel,
+    Project,
+    Task,
+    Workspace,
+)
+
+
+def _bump(counters: Counters, name: str, entity_id: str) -> Counters:
+    parsed = parse_id(entity_id)
+    number = parsed[1] if parsed else 0
+    return replace(counters, **{name: max(getattr(counters, name), number)}) if number else counters
+
+
+def _dataset_created(s: Workspace, e: ev.DatasetCreated, ts: float) -> Workspace:
+    dataset = Dataset(e.id, e.name, e.desc, e.type, ts)
+    return replace(s, datasets=s.datasets.set(e.id, dataset), counters=_bump(s.counters, "dataset", e.id))
+
+
+def _dataset_deleted(s: Workspace, e: ev.DatasetDeleted, ts: float) -> Workspace:
+    return replace(s, datasets=s.datasets.delete(e.id))
+
+
+def _dataset_attributes_set(s: Workspace, e: ev.DatasetAttributesSet, ts: float) -> Workspace:
+    return replace(s, datasets=s.datasets.set(e.id, replace(s.datasets[e.id], **e.changes)))
+
+
+def _project_created(s: Workspace, e: ev.ProjectCreated, ts: float) -> Workspace:
+    project = Project(e.id, e.name, e.desc, e.type, ts)
+    return replace(s, projects=s.projects.set(e.id, project), counters=_bump(s.counters, "project", e.id))
+
+
+def _project_deleted(s: Workspace, e: ev.ProjectDeleted, ts: float) -> Workspace:
+    return replace(s, projects=s.projects.delete(e.id))
+
+
+def _project_attributes_set(s: Workspace, e: ev.ProjectAttributesSet, ts: float) -> Workspace:
+    return replace(s, projects=s.projects.set(e.id, replace(s.projects[e.id], **e.changes)))
+
+
+def _task_created(s: Workspace, e: ev.TaskCreated, ts: float) -> Workspace:
+    task = Task(e.id, e.pid, e.desc, ts, e.params, e.parent_id)
+    return replace(s, tasks=s.tasks.set(e.id, task), counters=_bump(s.counters, "task", e.id))
+
+
+def _task_deleted(s: Workspace, e: ev.TaskDeleted, ts: float) -> Workspace:
+    return replace(s, tasks=s.tasks.delete(e.id))
+
+
+def _task_attributes_set(s: Workspace, e: ev.TaskAttributesSet, ts: float) -> Workspace:
+    return replace(s, tasks=s.tasks.set(e.id, replace(s.tasks[e.id], **e.changes)))
+
+
+def _task_params_set(s: Workspace, e: ev.TaskParamsSet, ts: float) -> Workspace:
+    return replace(s, tasks=s.tasks.set(e.id, replace(s.tasks[e.id], params=e.params)))
+
+
+def _pretrained_model_created(s: Workspace, e: ev.PretrainedModelCreated, ts: float) -> Workspace:
+    model = PretrainedModel(e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.source_path, e.eval_results)
+    return replace(
+        s,
+        pretrained_models=s.pretrained_models.set(e.id, model),
+        counters=_bump(s.counters, "pretrained_model", e.id),
+    )
+
+
+def _pretrained_model_deleted(s: Workspace, e: ev.PretrainedModelDeleted, ts: float) -> Workspace:
+    return replace(s, pretrained_models=s.pretrained_models.delete(e.id))
+
+
+def _exported_model_created(s: Workspace, e: ev.ExportedModelCreated, ts: float) -> Workspace:
+    model = ExportedModel(e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.path, e.exported_type)
+    return replace(
+        s,
+        exported_models=s.exported_models.set(e.id, model),
+        counters=_bump(s.counters, "exported_model", e.id),
+    )
+
+
+def _exported_model_deleted(s: Workspace, e: ev.ExportedModelDeleted, ts: float) -> Workspace:
+    return replace(s, exported_models=s.exported_models.delete(e.id))
+
+
+APPLIERS: dict[type, Callable[[Workspace, Any, float], Workspace]] = {
+    ev.DatasetCreated: _dataset_created,
+    ev.DatasetDeleted: _dataset_deleted,
+    ev.DatasetAttributesSet: _dataset_attributes_set,
+    ev.ProjectCreated: _project_created,
+    ev.ProjectDeleted: _project_deleted,
+    ev.ProjectAttributesSet: _project_attributes_set,
+    ev.TaskCreated: _task_created,
+    ev.TaskDeleted: _task_deleted,
+    ev.TaskAttributesSet: _task_attributes_set,
+    ev.TaskParamsSet: _task_params_set,
+    ev.PretrainedModelCreated: _pretrained_model_created,
+    ev.PretrainedModelDeleted: _pretrained_model_deleted,
+    ev.ExportedModelCreated: _exported_model_created,
+    ev.ExportedModelDeleted: _exported_model_deleted,
+}
+assert set(APPLIERS) == set(ev.CATALOG.values()), "every catalogued event type needs an applier"
+
+
+def apply(state: Workspace, record: Record) -> Workspace:
+    """Fold one stored record into the state."""
+    event = ev.from_record(record)
+    return replace(APPLIERS[type(event)](state, event, record.ts), seq=record.seq)
+
+
+def fold(records: Iterable[Record], state: Workspace = EMPTY) -> Workspace:
+    """Fold records, in order, into `state`."""
+    for record in records:
+        state = apply(state, record)
+    return state

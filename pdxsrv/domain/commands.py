@@ -1,0 +1,233 @@
+"""Commands: pure `(state, args) -> [events]`, or a typed DomainError that changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from pdxsrv.domain import events as ev
+from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, ACTIVE_TASK_STATUSES, ProjectType, TaskStatus
+from pdxsrv.domain.errors import Conflict, InvalidArgument, NotFound
+from pdxsrv.domain.ids import DATASET, EXPORTED_MODEL, PRETRAINED_MODEL, PROJECT, TASK, format_id
+from pdxsrv.domain.state import Dataset, Project, Task, Workspace
+
+TYPES = tuple(t.name for t in ProjectType)
+# What PUT /workspace may change; everything else (id, path, type, create_time...) is refused.
+SETTABLE = {"dataset": ("name", "desc"), "project": ("name", "desc", "did"), "task": ("name", "desc")}
+
+
+# -- lookups that raise the one message per kind -------------------------------------------------
+
+
+def get_dataset(state: Workspace, did: str) -> Dataset:
+    """The dataset `did`, or NotFound."""
+    try:
+        return state.datasets[did]
+    except (KeyError, TypeError):
+        raise NotFound(f"dataset {did!r} does not exist; GET /dataset lists the datasets") from None
+
+
+def get_project(state: Workspace, pid: str) -> Project:
+    """The project `pid`, or NotFound."""
+    try:
+        return state.projects[pid]
+    except (KeyError, TypeError):
+        raise NotFound(f"project {pid!r} does not exist; GET /project lists the projects") from None
+
+
+def get_task(state: Workspace, tid: str) -> Task:
+    """The task `tid`, or NotFound."""
+    try:
+        return state.tasks[tid]
+    except (KeyError, TypeError):
+        raise NotFound(f"task {tid!r} does not exist; GET /project/task lists the tasks") from None
+
+
+def _check_type(value: str, argument: str) -> str:
+    if value not in TYPES:
+        raise InvalidArgument(f"{argument} {value!r} is not a known type; use one of: {', '.join(TYPES)}")
+    return value
+
+
+def _check_name(value: str, argument: str = "name") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidArgument(f"{argument} must be a non-empty string, got {value!r}")
+    return value
+
+
+# -- datasets ------------------------------------------------------------------------------------
+
+
+def create_dataset(state: Workspace, name: str, desc: str, dataset_type: str) -> list[Any]:
+    """POST /dataset."""
+    _check_name(name)
+    _check_type(dataset_type, "dataset_type")
+    return [ev.DatasetCreated(format_id(DATASET, state.counters.dataset + 1), name, desc, dataset_type)]
+
+
+def delete_dataset(state: Workspace, did: str) -> list[Any]:
+    """DELETE /dataset: refused while a project uses it or an import runs."""
+    dataset = get_dataset(state, did)
+    users = sorted(p.id for p in state.projects.values() if p.did == did)
+    if users:
+        raise Conflict(
+            f"dataset {did} is used by {len(users)} project(s) ({', '.join(users)}); "
+            "delete those projects or bind them to another dataset first"
+        )
+    if dataset.status in ACTIVE_DATASET_STATUSES:
+        raise Conflict(f"dataset {did} is being imported; wait for the import to end first")
+    return [ev.DatasetDeleted(did)]
+
+
+# -- projects ------------------------------------------------------------------------------------
+
+
+def create_project(state: Workspace, name: str, desc: str, project_type: str) -> list[Any]:
+    """POST /project."""
+    _check_name(name)
+    _check_type(project_type, "project_type")
+    return [ev.ProjectCreated(format_id(PROJECT, state.counters.project + 1), name, desc, project_type)]
+
+
+def delete_project(state: Workspace, pid: str) -> list[Any]:
+    """DELETE /project: deletes its tasks too; refused while one of them has a running job."""
+    get_project(state, pid)
+    tasks = sorted(t.id for t in state.tasks.values() if t.pid == pid)
+    for tid in tasks:
+        _check_idle(state.tasks[tid], f"project {pid} cannot be deleted")
+    return [ev.TaskDeleted(tid) for tid in tasks] + [ev.ProjectDeleted(pid)]
+
+
+# -- tasks ---------------------------------------------------------------------------------------
+
+
+def _check_idle(task: Task, what: str) -> None:
+    if task.status in ACTIVE_TASK_STATUSES:
+        raise Conflict(f"{what}: task {task.id} is {task.status.name}; stop it first")
+
+
+def create_task(
+    state: Workspace, pid: str, params: Mapping[str, Any], desc: str = "", parent_id: str = ""
+) -> list[Any]:
+    """POST /project/task: the project must be bound to an existing dataset."""
+    project = get_project(state, pid)
+    if not project.did:
+        raise Conflict(
+            f"project {pid} has no dataset; bind one first with PUT /workspace "
+            f"{{'struct': 'project', 'id': '{pid}', 'attr_dict': {{'did': ...}}}}"
+        )
+    get_dataset(state, project.did)
+    if parent_id:
+        parent = get_task(state, parent_id)
+        if parent.pid != pid:
+            raise InvalidArgument(f"parent_id {parent_id!r} is a task of project {parent.pid}, not of {pid}")
+        params = parent.params
+    if not isinstance(params, Mapping):
+        raise InvalidArgument(f"train must be a JSON object of training parameters, got {type(params).__name__}")
+    return [ev.TaskCreated(format_id(TASK, state.counters.task + 1), pid, desc, dict(params), parent_id)]
+
+
+def delete_task(state: Workspace, tid: str) -> list[Any]:
+    """DELETE /project/task: refused while a job runs on it."""
+    _check_idle(get_task(state, tid), f"task {tid} cannot be deleted")
+    return [ev.TaskDeleted(tid)]
+
+
+def set_task_params(state: Workspace, tid: str, params: Mapping[str, Any]) -> list[Any]:
+    """POST /project/task/params: only before the task first trains."""
+    task = get_task(state, tid)
+    if task.status != TaskStatus.XINIT:
+        raise Conflict(f"task {tid} is {task.status.name}; parameters can be set only before it first trains")
+    if not isinstance(params, Mapping):
+        raise InvalidArgument(f"train must be a JSON object of training parameters, got {type(params).__name__}")
+    return [ev.TaskParamsSet(tid, {**task.params, **params})]
+
+
+# -- PUT /workspace ------------------------------------------------------------------------------
+
+
+def set_attributes(state: Workspace, struct: str, entity_id: str, changes: Mapping[str, Any]) -> list[Any]:
+    """PUT /workspace: change safe attributes of a dataset, project or task."""
+    if struct not in SETTABLE:
+        raise InvalidArgument(f"struct {struct!r} is not one of: dataset, project, task")
+    if not isinstance(changes, Mapping) or not changes:
+        raise InvalidArgument("attr_dict must be a non-empty JSON object of attributes to change")
+    refused = sorted(k for k in changes if k not in SETTABLE[struct])
+    if refused:
+        raise InvalidArgument(
+            f"attribute(s) {', '.join(map(repr, refused))} of a {struct} cannot be changed; "
+            f"settable: {', '.join(SETTABLE[struct])}"
+        )
+    for key in ("name", "desc"):
+        if key in changes and not isinstance(changes[key], str):
+            raise InvalidArgument(f"{key} must be a string, got {changes[key]!r}")
+    if "name" in changes:
+        _check_name(changes["name"])
+    if struct == "dataset":
+        get_dataset(state, entity_id)
+        return [ev.DatasetAttributesSet(entity_id, dict(changes))]
+    if struct == "task":
+        get_task(state, entity_id)
+        return [ev.TaskAttributesSet(entity_id, dict(changes))]
+    project = get_project(state, entity_id)
+    did = changes.get("did", project.did)
+    if did and did != project.did:
+        dataset = get_dataset(state, did)
+        if dataset.type != project.type:
+            raise Conflict(f"dataset {did} is of type {dataset.type}; project {project.id} needs {project.type}")
+        busy = [t for t in state.tasks.values() if t.pid == project.id and t.status in ACTIVE_TASK_STATUSES]
+        if busy:
+            raise Conflict(f"project {project.id} has a running task ({busy[0].id}); stop it before rebinding")
+    return [ev.ProjectAttributesSet(entity_id, dict(changes))]
+
+
+# -- models --------------------------------------------------------------------------------------
+
+
+def _model_name(params: Mapping[str, Any]) -> str:
+    name = str(params.get("model", ""))
+    if params.get("backbone"):
+        name += f"-{params['backbone']}"
+    return name + ("-WITH_FPN" if params.get("with_fpn") else "")
+
+
+def create_pretrained_model(
+    state: Workspace, pid: str, tid: str, name: str, source_path: str = "", eval_results: Mapping | None = None
+) -> list[Any]:
+    """POST /model type=pretrained: register a task's model."""
+    _check_name(name)
+    project = get_project(state, pid)
+    task = get_task(state, tid)
+    if task.pid != pid:
+        raise InvalidArgument(f"task {tid} belongs to project {task.pid}, not {pid}")
+    mid = format_id(PRETRAINED_MODEL, state.counters.pretrained_model + 1)
+    model = _model_name(task.params)
+    return [ev.PretrainedModelCreated(mid, name, model, project.type, pid, tid, source_path, dict(eval_results or {}))]
+
+
+def create_exported_model(
+    state: Workspace, pid: str, tid: str, name: str, path: str, exported_type: int
+) -> list[Any]:
+    """POST /model type=exported: record an exported model."""
+    _check_name(name)
+    project = get_project(state, pid)
+    task = get_task(state, tid)
+    if task.pid != pid:
+        raise InvalidArgument(f"task {tid} belongs to project {task.pid}, not {pid}")
+    if exported_type not in (0, 1):
+        raise InvalidArgument(f"exported_type must be 0 (inference) or 1 (lite), got {exported_type!r}")
+    mid = format_id(EXPORTED_MODEL, state.counters.exported_model + 1)
+    return [ev.ExportedModelCreated(mid, name, _model_name(task.params), project.type, pid, tid, path, exported_type)]
+
+
+def delete_pretrained_model(state: Workspace, mid: str) -> list[Any]:
+    """DELETE /model type=pretrained."""
+    if mid not in state.pretrained_models:
+        raise NotFound(f"pretrained model {mid!r} does not exist; GET /model {{'type': 'pretrained'}} lists them")
+    return [ev.PretrainedModelDeleted(mid)]
+
+
+def delete_exported_model(state: Workspace, mid: str) -> list[Any]:
+    """DELETE /model type=exported."""
+    if mid not in state.exported_models:
+        raise NotFound(f"exported model {mid!r} does not exist; GET /model {{'type': 'exported'}} lists them")
+    return [ev.ExportedModelDeleted(mid)]

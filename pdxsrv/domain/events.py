@@ -1,0 +1,216 @@
+"""The event catalog: every event type pdxsrv writes, with its version and fields.
+
+An event is stored as an eventlog record ``{type, v, data}`` where ``data`` is the dataclass's
+fields as a map. Types are ``<entity>.<what happened>``. To change an event's schema, bump its
+VERSION and add an upcaster ``(type, old_v) -> (data -> data of old_v + 1)`` to UPCASTERS; records
+already written are never rewritten.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, ClassVar
+
+from eventlog import Event, Record
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetCreated:
+    """A dataset was created (empty; import comes later)."""
+
+    TYPE: ClassVar[str] = "dataset.created"
+    VERSION: ClassVar[int] = 1
+    id: str
+    name: str
+    desc: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetDeleted:
+    """A dataset and its files were deleted."""
+
+    TYPE: ClassVar[str] = "dataset.deleted"
+    VERSION: ClassVar[int] = 1
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetAttributesSet:
+    """Safe attributes of a dataset (name, desc) were changed."""
+
+    TYPE: ClassVar[str] = "dataset.attributes_set"
+    VERSION: ClassVar[int] = 1
+    id: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectCreated:
+    """A project was created (bound to no dataset yet)."""
+
+    TYPE: ClassVar[str] = "project.created"
+    VERSION: ClassVar[int] = 1
+    id: str
+    name: str
+    desc: str
+    type: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectDeleted:
+    """A project was deleted (its tasks were deleted by events before this one)."""
+
+    TYPE: ClassVar[str] = "project.deleted"
+    VERSION: ClassVar[int] = 1
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectAttributesSet:
+    """Safe attributes of a project (name, desc, did) were changed."""
+
+    TYPE: ClassVar[str] = "project.attributes_set"
+    VERSION: ClassVar[int] = 1
+    id: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCreated:
+    """A task was created in a project with its training parameters."""
+
+    TYPE: ClassVar[str] = "task.created"
+    VERSION: ClassVar[int] = 1
+    id: str
+    pid: str
+    desc: str
+    params: dict[str, Any]
+    parent_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDeleted:
+    """A task and its files were deleted."""
+
+    TYPE: ClassVar[str] = "task.deleted"
+    VERSION: ClassVar[int] = 1
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskAttributesSet:
+    """Safe attributes of a task (name, desc) were changed."""
+
+    TYPE: ClassVar[str] = "task.attributes_set"
+    VERSION: ClassVar[int] = 1
+    id: str
+    changes: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskParamsSet:
+    """A task's training parameters were replaced (only before it first trains)."""
+
+    TYPE: ClassVar[str] = "task.params_set"
+    VERSION: ClassVar[int] = 1
+    id: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PretrainedModelCreated:
+    """A task's trained model was registered as a pretrained model."""
+
+    TYPE: ClassVar[str] = "pretrained_model.created"
+    VERSION: ClassVar[int] = 1
+    id: str
+    name: str
+    model: str
+    type: str
+    pid: str
+    tid: str
+    source_path: str = ""
+    eval_results: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PretrainedModelDeleted:
+    """A pretrained model and its files were deleted."""
+
+    TYPE: ClassVar[str] = "pretrained_model.deleted"
+    VERSION: ClassVar[int] = 1
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedModelCreated:
+    """An exported model was registered."""
+
+    TYPE: ClassVar[str] = "exported_model.created"
+    VERSION: ClassVar[int] = 1
+    id: str
+    name: str
+    model: str
+    type: str
+    pid: str
+    tid: str
+    path: str
+    exported_type: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedModelDeleted:
+    """An exported model record was deleted."""
+
+    TYPE: ClassVar[str] = "exported_model.deleted"
+    VERSION: ClassVar[int] = 1
+    id: str
+
+
+CATALOG: dict[str, type] = {
+    cls.TYPE: cls
+    for cls in (
+        DatasetCreated,
+        DatasetDeleted,
+        DatasetAttributesSet,
+        ProjectCreated,
+        ProjectDeleted,
+        ProjectAttributesSet,
+        TaskCreated,
+        TaskDeleted,
+        TaskAttributesSet,
+        TaskParamsSet,
+        PretrainedModelCreated,
+        PretrainedModelDeleted,
+        ExportedModelCreated,
+        ExportedModelDeleted,
+    )
+}
+
+UPCASTERS: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+class UnknownEvent(ValueError):
+    """A record whose type or version this build does not know (written by a newer pdxsrv?)."""
+
+
+def to_log_event(event: Any) -> Event:
+    """Turn a domain event into what the log stores."""
+    return Event(event.TYPE, {f.name: getattr(event, f.name) for f in fields(event)}, event.VERSION)
+
+
+def from_record(record: Record) -> Any:
+    """Turn a stored record back into its domain event, upcasting old versions."""
+    cls = CATALOG.get(record.type)
+    if cls is None:
+        raise UnknownEvent(f"seq {record.seq}: unknown event type {record.type!r}")
+    data, v = record.data, record.v
+    while v < cls.VERSION:
+        upcast = UPCASTERS.get((record.type, v))
+        if upcast is None:
+            raise UnknownEvent(f"seq {record.seq}: no upcaster for {record.type!r} v{v}")
+        data, v = upcast(data), v + 1
+    if v != cls.VERSION:
+        raise UnknownEvent(f"seq {record.seq}: {record.type!r} v{v} is newer than this pdxsrv (v{cls.VERSION})")
+    return cls(**data)

@@ -1,0 +1,108 @@
+"""Workspace state: frozen dataclasses in persistent maps, produced only by folding events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from immutables import Map
+
+from pdxsrv.domain.enums import DatasetStatus, PretrainedModelStatus, TaskStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Dataset:
+    """A dataset; its files live in `<workspace>/datasets/<id>`."""
+
+    id: str
+    name: str
+    desc: str
+    type: str
+    created: float
+    status: DatasetStatus = DatasetStatus.XEMPTY
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A project of one type, bound to at most one dataset (`did`)."""
+
+    id: str
+    name: str
+    desc: str
+    type: str
+    created: float
+    did: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A training task of a project; files in `<workspace>/projects/<pid>/<id>`."""
+
+    id: str
+    pid: str
+    desc: str
+    created: float
+    params: dict[str, Any]
+    parent_id: str = ""
+    name: str = ""
+    status: TaskStatus = TaskStatus.XINIT
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PretrainedModel:
+    """A trained model kept as a starting point for new tasks."""
+
+    id: str
+    name: str
+    model: str
+    type: str
+    pid: str
+    tid: str
+    created: float
+    source_path: str = ""
+    eval_results: dict[str, Any] = field(default_factory=dict)
+    status: PretrainedModelStatus = PretrainedModelStatus.XPINIT
+
+
+@dataclass(frozen=True, slots=True)
+class ExportedModel:
+    """A record of an exported model."""
+
+    id: str
+    name: str
+    model: str
+    type: str
+    pid: str
+    tid: str
+    created: float
+    path: str
+    exported_type: int
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """The highest number ever used per ID prefix; IDs are never reused."""
+
+    dataset: int = 0
+    project: int = 0
+    task: int = 0
+    pretrained_model: int = 0
+    exported_model: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Workspace:
+    """Everything the API reads; `seq` is the last event folded in."""
+
+    seq: int = 0
+    counters: Counters = Counters()
+    datasets: Map = Map()
+    projects: Map = Map()
+    tasks: Map = Map()
+    pretrained_models: Map = Map()
+    exported_models: Map = Map()
+
+
+EMPTY = Workspace()

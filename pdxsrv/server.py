@@ -1,0 +1,53 @@
+"""`pdxsrv serve`: the web front's lifecycle (open the workspace, listen, stop cleanly)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import tornado.httpserver
+import tornado.netutil
+import tornado.web
+
+from pdxsrv.api.base import NotFoundHandler
+from pdxsrv.api.routes import make_routes
+from pdxsrv.store import DEFAULT_SNAPSHOT_EVERY, Store
+
+log = logging.getLogger("pdxsrv")
+
+
+def make_app(store: Store) -> tornado.web.Application:
+    """The Tornado application over one workspace store."""
+    return tornado.web.Application(
+        make_routes(store),
+        default_handler_class=NotFoundHandler,
+        default_handler_args={"store": store},
+    )
+
+
+async def serve(workspace: str, host: str, port: int, *, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY) -> None:
+    """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it."""
+    store = Store(workspace, snapshot_every=snapshot_every)
+    if store.log.recovered is not None:
+        log.warning("the event log ended with a torn frame (a crash during a write); it was truncated")
+    log.info("workspace %s: %d events, state at seq %d", store.root, store.log.last_seq, store.state.seq)
+    server = tornado.httpserver.HTTPServer(make_app(store), xheaders=False)
+    try:
+        sockets = tornado.netutil.bind_sockets(port, address=host)
+    except BaseException:
+        await store.aclose()
+        raise
+    server.add_sockets(sockets)
+    bound = sockets[0].getsockname()[1]
+    log.info("pdxsrv listening on http://%s:%d", host, bound)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("stopping: no new requests, finishing the log, writing a snapshot")
+    server.stop()
+    await server.close_all_connections()
+    await store.aclose()
+    log.info("stopped cleanly at seq %d", store.state.seq)

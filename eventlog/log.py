@@ -52,6 +52,7 @@ class EventLog:
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
         self._closed = False
+        self.syncs = 0  # fdatasync calls made: with group commit, far fewer than appends
 
     # -- state -----------------------------------------------------------------------------------
 
@@ -187,6 +188,7 @@ class EventLog:
         write_all(self._fd, data)
         os.fdatasync(self._fd)
         self._segment_size += len(data)
+        self.syncs += 1
 
     def _rotate(self, first_seq: int) -> None:
         path = os.path.join(self.directory, segment_name(first_seq))

@@ -1,0 +1,101 @@
+"""Shared fixtures: a real `pdxsrv serve` subprocess on a free port, and small helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any, Iterator
+
+import pytest
+
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pdxsrv(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the `pdxsrv` command (as `python -m pdxsrv`) to completion."""
+    return subprocess.run([PYTHON, "-m", "pdxsrv", *args], capture_output=True, text=True, timeout=timeout)
+
+
+class Server:
+    """A `pdxsrv serve` process."""
+
+    def __init__(self, workspace: str, *extra: str) -> None:
+        self.workspace = workspace
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "pdxsrv", "serve", "--workspace", workspace, "--port", str(self.port), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"pdxsrv serve exited {self.proc.returncode}: {self.proc.stderr.read()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError("pdxsrv serve did not start listening")
+
+    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None) -> tuple[int, Any]:
+        """Send a request with an optional JSON body (or `raw` bytes); return (HTTP status, decoded body)."""
+        data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal the server and wait for it to exit; return its exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout=60)
+        finally:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Any) -> Iterator[Any]:
+    """Start servers on workspaces; every one is stopped at the end of the test."""
+    started: list[Server] = []
+
+    def start(workspace: str | None = None, *extra: str) -> Server:
+        server = Server(workspace or str(tmp_path / "ws"), *extra)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait()
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")

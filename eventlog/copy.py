@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from eventlog.errors import CorruptLog
-from eventlog.frame import HEADER, HEADER_SIZE, BadFrame, iter_frames, valid_frame_after
+from eventlog.frame import BadFrame, iter_records, skip_frames, valid_frame_after
 from eventlog.segments import fsync_dir, list_segments, read_file, segment_name, write_all
 
 
@@ -24,15 +24,15 @@ def copy_prefix(source: str, target: str, until_seq: int) -> int:
         if seg.first_seq != last + 1:
             raise CorruptLog(seg.path, 0, last + 1, f"segment starts at seq {seg.first_seq}; events are missing")
         buf = read_file(seg.path)
-        end = 0
         try:
-            for offset, record in iter_frames(buf, 0, seg.first_seq):
+            for record in iter_records(buf, 0, seg.first_seq):
                 if record.seq > until_seq:
                     break
-                end, last = offset + HEADER_SIZE + HEADER.unpack_from(buf, offset)[0], record.seq
+                last = record.seq
         except BadFrame as bad:
             if i < len(segments) - 1 or valid_frame_after(buf, bad.offset):
                 raise CorruptLog(seg.path, bad.offset, bad.seq, bad.reason) from None
+        end, _ = skip_frames(buf, 0, last - seg.first_seq + 1)
         fd = os.open(os.path.join(target, segment_name(seg.first_seq)), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         try:
             write_all(fd, memoryview(buf)[:end])

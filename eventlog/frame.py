@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from typing import Any, Iterator, NamedTuple
+from typing import Any, Generator, NamedTuple
 
 import msgpack
 
@@ -52,23 +52,17 @@ def encode(record: Record) -> bytes:
     return HEADER.pack(len(payload), zlib.crc32(payload)) + payload
 
 
-def decode_payload(payload: bytes | memoryview) -> Record:
-    """Decode a payload whose CRC was checked."""
-    d = msgpack.unpackb(payload, raw=False)
-    return Record(d["seq"], d["ts"], d["type"], d["v"], d["data"])
+def iter_records(buf: bytes, offset: int, seq: int) -> Generator[Record, None, int]:
+    """Yield the records of the frames from `offset` to the end of `buf`; return the seq after the last.
 
-
-def iter_frames(buf: bytes, offset: int, seq: int, *, decode: bool = True) -> Iterator[tuple[int, Record | None]]:
-    """Yield (offset, record) from `offset` to the end of `buf`; raise BadFrame at the first bad frame.
-
-    `seq` is the seq the frame at `offset` must carry. With decode=False only lengths and CRCs are
-    checked and None is yielded for the record.
+    `seq` is the seq the frame at `offset` must carry. Raises BadFrame at the first bad frame.
     """
     view = memoryview(buf)
     end = len(buf)
     unpack_header = HEADER.unpack_from
     crc32 = zlib.crc32
     unpackb = msgpack.unpackb
+    new_record = tuple.__new__  # skips NamedTuple's Python-level __new__ on the hot path
     while offset < end:
         if end - offset < HEADER_SIZE:
             raise BadFrame(offset, seq, f"incomplete frame header ({end - offset} of {HEADER_SIZE} bytes)")
@@ -82,19 +76,32 @@ def iter_frames(buf: bytes, offset: int, seq: int, *, decode: bool = True) -> It
         payload = view[start:stop]
         if crc32(payload) != crc:
             raise BadFrame(offset, seq, "CRC mismatch")
-        if decode:
-            try:
-                d = unpackb(payload)
-                record = Record(d["seq"], d["ts"], d["type"], d["v"], d["data"])
-            except Exception as exc:  # a CRC-valid frame that does not decode: written by a bad writer
-                raise BadFrame(offset, seq, f"undecodable payload ({exc.__class__.__name__})") from None
-            if record.seq != seq:
-                raise BadFrame(offset, seq, f"frame carries seq {record.seq}")
-            yield offset, record
-        else:
-            yield offset, None
+        try:
+            d = unpackb(payload)
+            record = new_record(Record, (d["seq"], d["ts"], d["type"], d["v"], d["data"]))
+        except Exception as exc:  # a CRC-valid frame that does not decode: written by a bad writer
+            raise BadFrame(offset, seq, f"undecodable payload ({exc.__class__.__name__})") from None
+        if record.seq != seq:
+            raise BadFrame(offset, seq, f"frame carries seq {record.seq}")
+        yield record
         offset = stop
         seq += 1
+    return seq
+
+
+def skip_frames(buf: bytes, offset: int, count: int) -> tuple[int, int]:
+    """Walk up to `count` frame headers from `offset` (no CRC, no decoding): (new offset, frames walked).
+
+    Stops early at a length that cannot be right, leaving it to iter_records to report.
+    """
+    end, walked = len(buf), 0
+    while walked < count and end - offset >= HEADER_SIZE:
+        length = HEADER.unpack_from(buf, offset)[0]
+        if length == 0 or offset + HEADER_SIZE + length > end:
+            break
+        offset += HEADER_SIZE + length
+        walked += 1
+    return offset, walked
 
 
 def valid_frame_after(buf: bytes, offset: int) -> bool:

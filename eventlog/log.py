@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterator, NamedTuple, Sequence
 
 from eventlog.errors import CorruptLog, LogClosed, LogFailed, LogLocked, SeqMismatch
-from eventlog.frame import BadFrame, Event, Record, encode, iter_frames, valid_frame_after
+from eventlog.frame import BadFrame, Event, Record, encode, iter_records, valid_frame_after
 from eventlog.reader import read_records
 from eventlog.segments import fsync_dir, list_segments, read_file, segment_name, truncate, write_all
 
@@ -210,7 +210,7 @@ class EventLog:
         buf = read_file(path)
         seq, size = first_seq, len(buf)
         try:
-            for _, record in iter_frames(buf, 0, first_seq):
+            for record in iter_records(buf, 0, first_seq):
                 seq = record.seq + 1
         except BadFrame as bad:
             if valid_frame_after(buf, bad.offset):

@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any, Callable, NamedTuple, TypeVar
 
-from eventlog.frame import BadFrame, Record, encode, iter_frames
+from eventlog.frame import BadFrame, Record, encode, iter_records
 from eventlog.segments import fsync_dir, read_file, write_all
 
 log = logging.getLogger("eventlog")
@@ -67,7 +67,7 @@ class SnapshotStore:
         path = self.path(seq)
         try:
             buf = read_file(path)
-            (_, record), *rest = list(iter_frames(buf, 0, seq))
+            record, *rest = list(iter_records(buf, 0, seq))
             if rest or record.type != "snapshot":
                 raise BadFrame(0, seq, "not a single snapshot frame")
         except (OSError, BadFrame, ValueError) as exc:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Callable, Iterable
 
 from eventlog import Record
@@ -17,61 +16,62 @@ from pdxsrv.domain.state import (
     Project,
     Task,
     Workspace,
+    evolve,
 )
 
 
 def _bump(counters: Counters, name: str, entity_id: str) -> Counters:
     parsed = parse_id(entity_id)
     number = parsed[1] if parsed else 0
-    return replace(counters, **{name: max(getattr(counters, name), number)}) if number else counters
+    return evolve(counters, **{name: max(getattr(counters, name), number)}) if number else counters
 
 
 def _dataset_created(s: Workspace, e: ev.DatasetCreated, ts: float) -> Workspace:
     dataset = Dataset(e.id, e.name, e.desc, e.type, ts)
-    return replace(s, datasets=s.datasets.set(e.id, dataset), counters=_bump(s.counters, "dataset", e.id))
+    return evolve(s, datasets=s.datasets.set(e.id, dataset), counters=_bump(s.counters, "dataset", e.id))
 
 
 def _dataset_deleted(s: Workspace, e: ev.DatasetDeleted, ts: float) -> Workspace:
-    return replace(s, datasets=s.datasets.delete(e.id))
+    return evolve(s, datasets=s.datasets.delete(e.id))
 
 
 def _dataset_attributes_set(s: Workspace, e: ev.DatasetAttributesSet, ts: float) -> Workspace:
-    return replace(s, datasets=s.datasets.set(e.id, replace(s.datasets[e.id], **e.changes)))
+    return evolve(s, datasets=s.datasets.set(e.id, evolve(s.datasets[e.id], **e.changes)))
 
 
 def _project_created(s: Workspace, e: ev.ProjectCreated, ts: float) -> Workspace:
     project = Project(e.id, e.name, e.desc, e.type, ts)
-    return replace(s, projects=s.projects.set(e.id, project), counters=_bump(s.counters, "project", e.id))
+    return evolve(s, projects=s.projects.set(e.id, project), counters=_bump(s.counters, "project", e.id))
 
 
 def _project_deleted(s: Workspace, e: ev.ProjectDeleted, ts: float) -> Workspace:
-    return replace(s, projects=s.projects.delete(e.id))
+    return evolve(s, projects=s.projects.delete(e.id))
 
 
 def _project_attributes_set(s: Workspace, e: ev.ProjectAttributesSet, ts: float) -> Workspace:
-    return replace(s, projects=s.projects.set(e.id, replace(s.projects[e.id], **e.changes)))
+    return evolve(s, projects=s.projects.set(e.id, evolve(s.projects[e.id], **e.changes)))
 
 
 def _task_created(s: Workspace, e: ev.TaskCreated, ts: float) -> Workspace:
     task = Task(e.id, e.pid, e.desc, ts, e.params, e.parent_id)
-    return replace(s, tasks=s.tasks.set(e.id, task), counters=_bump(s.counters, "task", e.id))
+    return evolve(s, tasks=s.tasks.set(e.id, task), counters=_bump(s.counters, "task", e.id))
 
 
 def _task_deleted(s: Workspace, e: ev.TaskDeleted, ts: float) -> Workspace:
-    return replace(s, tasks=s.tasks.delete(e.id))
+    return evolve(s, tasks=s.tasks.delete(e.id))
 
 
 def _task_attributes_set(s: Workspace, e: ev.TaskAttributesSet, ts: float) -> Workspace:
-    return replace(s, tasks=s.tasks.set(e.id, replace(s.tasks[e.id], **e.changes)))
+    return evolve(s, tasks=s.tasks.set(e.id, evolve(s.tasks[e.id], **e.changes)))
 
 
 def _task_params_set(s: Workspace, e: ev.TaskParamsSet, ts: float) -> Workspace:
-    return replace(s, tasks=s.tasks.set(e.id, replace(s.tasks[e.id], params=e.params)))
+    return evolve(s, tasks=s.tasks.set(e.id, evolve(s.tasks[e.id], params=e.params)))
 
 
 def _pretrained_model_created(s: Workspace, e: ev.PretrainedModelCreated, ts: float) -> Workspace:
     model = PretrainedModel(e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.source_path, e.eval_results)
-    return replace(
+    return evolve(
         s,
         pretrained_models=s.pretrained_models.set(e.id, model),
         counters=_bump(s.counters, "pretrained_model", e.id),
@@ -79,12 +79,12 @@ def _pretrained_model_created(s: Workspace, e: ev.PretrainedModelCreated, ts: fl
 
 
 def _pretrained_model_deleted(s: Workspace, e: ev.PretrainedModelDeleted, ts: float) -> Workspace:
-    return replace(s, pretrained_models=s.pretrained_models.delete(e.id))
+    return evolve(s, pretrained_models=s.pretrained_models.delete(e.id))
 
 
 def _exported_model_created(s: Workspace, e: ev.ExportedModelCreated, ts: float) -> Workspace:
     model = ExportedModel(e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.path, e.exported_type)
-    return replace(
+    return evolve(
         s,
         exported_models=s.exported_models.set(e.id, model),
         counters=_bump(s.counters, "exported_model", e.id),
@@ -92,7 +92,7 @@ def _exported_model_created(s: Workspace, e: ev.ExportedModelCreated, ts: float)
 
 
 def _exported_model_deleted(s: Workspace, e: ev.ExportedModelDeleted, ts: float) -> Workspace:
-    return replace(s, exported_models=s.exported_models.delete(e.id))
+    return evolve(s, exported_models=s.exported_models.delete(e.id))
 
 
 APPLIERS: dict[type, Callable[[Workspace, Any, float], Workspace]] = {
@@ -117,7 +117,7 @@ assert set(APPLIERS) == set(ev.CATALOG.values()), "every catalogued event type n
 def apply(state: Workspace, record: Record) -> Workspace:
     """Fold one stored record into the state."""
     event = ev.from_record(record)
-    return replace(APPLIERS[type(event)](state, event, record.ts), seq=record.seq)
+    return evolve(APPLIERS[type(event)](state, event, record.ts), seq=record.seq)
 
 
 def fold(records: Iterable[Record], state: Workspace = EMPTY) -> Workspace:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from immutables import Map
 
@@ -106,3 +106,17 @@ class Workspace:
 
 
 EMPTY = Workspace()
+
+T = TypeVar("T")
+
+
+def evolve(obj: T, **changes: Any) -> T:
+    """`dataclasses.replace` for these frozen, slotted dataclasses, without its per-call introspection."""
+    cls = type(obj)
+    unknown = changes.keys() - cls.__dataclass_fields__.keys()
+    if unknown:
+        raise TypeError(f"{cls.__name__} has no field(s) {sorted(unknown)}")
+    new = object.__new__(cls)
+    for name in cls.__slots__:
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(obj, name))
+    return new

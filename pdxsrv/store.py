@@ -24,6 +24,7 @@ from typing import Any, Callable
 from eventlog import EventLog, LogLocked, Record, SnapshotStore, load_state
 from pdxsrv.domain.apply import apply, fold
 from pdxsrv.domain.codec import SNAPSHOT_VERSION, from_data, to_data
+from pdxsrv.domain.errors import InvalidArgument
 from pdxsrv.domain.events import to_log_event
 from pdxsrv.domain.state import EMPTY, Workspace
 
@@ -86,7 +87,10 @@ class Store:
     async def execute(self, command: Callable[..., list[Any]], *args: Any, **kwargs: Any) -> list[Record]:
         """Run a pure command; return its records once they are durable (DomainError changes nothing)."""
         events = command(self.state, *args, **kwargs)
-        records, durable = self.log.submit([to_log_event(e) for e in events], expected_seq=self.state.seq)
+        try:
+            records, durable = self.log.submit([to_log_event(e) for e in events], expected_seq=self.state.seq)
+        except (TypeError, OverflowError, ValueError) as exc:  # msgpack cannot store a value (e.g. an int >= 2**64)
+            raise InvalidArgument(f"the request holds a value that cannot be stored ({exc}); send smaller values") from None
         self.state = state = fold(records, self.state)
         await durable
         self._maybe_snapshot(state)

@@ -7,6 +7,7 @@ import tempfile
 import time
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,7 @@ from eventlog import Record, read_records
 from pdxsrv.domain import commands as c
 from pdxsrv.domain.apply import fold
 from pdxsrv.domain.codec import from_data, to_data
-from pdxsrv.domain.errors import DomainError
+from pdxsrv.domain.errors import DomainError, InvalidArgument
 from pdxsrv.domain.events import to_log_event
 from pdxsrv.domain.state import EMPTY, Workspace
 from pdxsrv.store import Store, events_dir
@@ -135,3 +136,21 @@ def test_the_store_reopens_to_the_same_state(operations: list[tuple], every: int
 
         after = asyncio.run(second())
         assert after == before == fold(read_records(events_dir(root)))
+
+
+def test_a_value_the_log_cannot_store_is_refused_and_changes_nothing(tmp_path) -> None:
+    async def main() -> None:
+        store = Store(str(tmp_path))
+        await store.execute(c.create_project, "p", "", "classification")
+        await store.execute(c.create_dataset, "d", "", "classification")
+        await store.execute(c.set_attributes, "project", "P0001", {"did": "D0001"})
+        before = store.state
+        with pytest.raises(InvalidArgument) as info:
+            await store.execute(c.create_task, "P0001", {"epochs": 2**70})
+        assert "cannot be stored" in info.value.message
+        assert store.state is before and store.log.last_seq == before.seq
+        await store.execute(c.create_task, "P0001", {"epochs": 2})
+        assert list(store.state.tasks) == ["T0001"]
+        await store.aclose()
+
+    asyncio.run(main())

@@ -22,6 +22,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 = any free)")
     serve.add_argument("--snapshot-every", type=int, default=10_000, metavar="N", help="snapshot every N events")
+    serve.add_argument(
+        "--allow-path", action="append", default=[], metavar="DIR",
+        help="a directory clients may name (dataset sources, export targets); repeatable. The workspace always is",
+    )
+    serve.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every request")
+    serve.add_argument(
+        "--honest-status", action="store_true",
+        help="answer application errors with HTTP 400/403/404/409/501 instead of the original's HTTP 200",
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     events = sub.add_parser("events", help="audit, verify, repair and replay a workspace's event log")
@@ -41,7 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             from pdxsrv.server import serve
 
-            asyncio.run(serve(args.workspace, args.host, args.port, snapshot_every=args.snapshot_every))
+            asyncio.run(serve(
+                args.workspace, args.host, args.port, snapshot_every=args.snapshot_every,
+                allow_paths=tuple(args.allow_path), token=args.token, honest_status=args.honest_status,
+            ))
             return 0
         return args.handler(args)
     except WorkspaceLocked as exc:

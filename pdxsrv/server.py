@@ -4,35 +4,50 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 
 import tornado.httpserver
 import tornado.netutil
 import tornado.web
 
-from pdxsrv.api.base import NotFoundHandler
+from pdxsrv import files
+from pdxsrv.api.base import Context, NotFoundHandler
 from pdxsrv.api.routes import make_routes
 from pdxsrv.store import DEFAULT_SNAPSHOT_EVERY, Store
 
 log = logging.getLogger("pdxsrv")
 
 
-def make_app(store: Store) -> tornado.web.Application:
-    """The Tornado application over one workspace store."""
+def make_app(ctx: Context) -> tornado.web.Application:
+    """The Tornado application over one workspace."""
     return tornado.web.Application(
-        make_routes(store),
+        make_routes(ctx),
         default_handler_class=NotFoundHandler,
-        default_handler_args={"store": store},
+        default_handler_args={"ctx": ctx},
     )
 
 
-async def serve(workspace: str, host: str, port: int, *, snapshot_every: int = DEFAULT_SNAPSHOT_EVERY) -> None:
+async def serve(
+    workspace: str,
+    host: str,
+    port: int,
+    *,
+    snapshot_every: int = DEFAULT_SNAPSHOT_EVERY,
+    allow_paths: tuple[str, ...] = (),
+    token: str | None = None,
+    honest_status: bool = False,
+) -> None:
     """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it."""
     store = Store(workspace, snapshot_every=snapshot_every)
     if store.log.recovered is not None:
         log.warning("the event log ended with a torn frame (a crash during a write); it was truncated")
     log.info("workspace %s: %d events, state at seq %d", store.root, store.log.last_seq, store.state.seq)
-    server = tornado.httpserver.HTTPServer(make_app(store), xheaders=False)
+    for path in files.remove_orphans(store.root, store.state):
+        log.info("removed %s: what it belonged to was deleted before a crash could clean it up", path)
+    roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
+    ctx = Context(store, roots, token, honest_status)
+    server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
     try:
         sockets = tornado.netutil.bind_sockets(port, address=host)
     except BaseException:

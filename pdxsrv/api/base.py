@@ -1,46 +1,76 @@
-"""The base handler: argument parsing and the one error shape.
+"""The base handler: argument parsing from the route table, and the one error shape.
 
-Success: HTTP 200 ``{"status": 1, ...}``. Failure: ``{"status": -1, "message": str, "code": str}``,
-with HTTP 200 for application errors (the original's contract), and 404 / 405 / 400 / 500 for an
-unknown route, a wrong method, an unreadable request and a bug. Nothing else is ever sent: no
+Success: HTTP 200 ``{"status": 1, ...}``. Failure: ``{"status": -1, "message": str, "code": str}``
+with HTTP 200 for application errors (the original's contract; with ``honest_status`` the HTTP
+status says what happened: 400, 403, 404, 409, 501), 404 for an unknown route, 405 for a wrong
+method, 401 for a missing or wrong token and 500 for a bug. Nothing else is ever sent: no
 traceback, no Python repr.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
-from pdxsrv.domain.errors import DomainError
+from pdxsrv.api.errors import NotAvailable
+from pdxsrv.api.spec import Op, parse
+from pdxsrv.domain.errors import Conflict, DomainError, NotFound
+from pdxsrv.paths import PathRefused
 from pdxsrv.store import Store
 
 log = logging.getLogger("pdxsrv.api")
 
-MISSING: Any = object()
-
 
 class BadRequest(DomainError):
-    """The request itself cannot be read (malformed JSON, a missing or mistyped argument)."""
+    """The request itself cannot be read (a body that is not a JSON object)."""
 
     code = "bad_request"
 
 
-class APIHandler(RequestHandler):
-    """Base of every handler: `self.store`, `self.arg()`, `self.ok()` and `write_error`."""
+HONEST_STATUS = {NotFound: 404, Conflict: 409, PathRefused: 403, NotAvailable: 501}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What handlers depend on: the store, the allowed roots, the options."""
 
     store: Store
+    roots: tuple[str, ...]
+    token: str | None = None
+    honest_status: bool = False
 
-    def initialize(self, store: Store) -> None:
-        self.store = store
+
+class APIHandler(RequestHandler):
+    """Base of every handler: `self.store`, `self.args` (parsed by the route table), `ok()`."""
+
+    ctx: Context
+    ops: dict[str, Op]
+    args: dict[str, Any]
+
+    def initialize(self, ctx: Context, ops: dict[str, Op]) -> None:
+        self.ctx, self.ops = ctx, ops
+
+    @property
+    def store(self) -> Store:
+        return self.ctx.store
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
 
     def prepare(self) -> None:
-        self.body_args: dict[str, Any] = {}
+        if self.ctx.token is not None:
+            given = self.request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Bearer {self.ctx.token}".encode()):
+                raise HTTPError(401)
+        op = self.ops.get(self.request.method or "")
+        if op is None:
+            raise HTTPError(405)
+        body: Any = {}
         if self.request.body and self.request.body.strip():
             try:
                 body = json.loads(self.request.body)
@@ -48,18 +78,13 @@ class APIHandler(RequestHandler):
                 raise BadRequest(f"the request body is not valid JSON ({exc}); send a JSON object") from None
             if not isinstance(body, dict):
                 raise BadRequest(f"the request body must be a JSON object, got {type(body).__name__}")
-            self.body_args = body
+        self.args = parse(op, body, self._query)
 
-    def arg(self, name: str, default: Any = MISSING) -> Any:
-        """An argument from the JSON body, else from the query string, else `default` (else BadRequest)."""
-        if name in self.body_args:
-            return self.body_args[name]
-        value = self.get_query_argument(name, None)
-        if value is not None:
-            return value
-        if default is MISSING:
-            raise BadRequest(f"argument {name!r} is required")
-        return default
+    def _query(self, name: str) -> str | None:
+        try:
+            return self.get_query_argument(name, None)
+        except HTTPError:  # undecodable query string
+            raise BadRequest(f"the query string argument {name!r} is not valid UTF-8") from None
 
     def ok(self, **payload: Any) -> None:
         """Answer success."""
@@ -68,15 +93,16 @@ class APIHandler(RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, DomainError):
-            self.set_status(200)
+            honest = next((code for cls, code in HONEST_STATUS.items() if isinstance(exc, cls)), 400)
+            self.set_status(honest if self.ctx.honest_status else 200)
             body = {"status": -1, "message": exc.message, "code": exc.code}
         elif isinstance(exc, HTTPError) or exc is None:
-            reason = {404: "not_found", 405: "method_not_allowed"}.get(status_code, "http_error")
-            message = {
-                404: f"no such route: {self.request.path}",
-                405: f"{self.request.method} is not allowed on {self.request.path}",
-            }.get(status_code, self._reason)
-            body = {"status": -1, "message": message, "code": reason}
+            code, message = {
+                401: ("unauthorized", "this server needs 'Authorization: Bearer <token>'"),
+                404: ("not_found", f"no such route: {self.request.path}"),
+                405: ("method_not_allowed", f"{self.request.method} is not allowed on {self.request.path}"),
+            }.get(status_code, ("http_error", self._reason))
+            body = {"status": -1, "message": message, "code": code}
         else:
             body = {"status": -1, "message": "internal error; the server log has the details", "code": "internal"}
         self.finish(json.dumps(body, ensure_ascii=False))
@@ -90,6 +116,9 @@ class APIHandler(RequestHandler):
 
 class NotFoundHandler(APIHandler):
     """Every unknown route."""
+
+    def initialize(self, ctx: Context, ops: dict[str, Op] | None = None) -> None:
+        super().initialize(ctx, {})
 
     def prepare(self) -> None:
         raise HTTPError(404)

@@ -1,16 +1,154 @@
-"""The route table: every route of the API, in one place."""
+"""The route table: every route, method and argument of the API, in one place.
+
+Handlers validate with it (`APIHandler.prepare`) and `/openapi.json` is generated from it.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from pdxsrv.api.base import Context
+from pdxsrv.api.datasets import DatasetDetailsHandler, DatasetHandler, DatasetSplitHandler
+from pdxsrv.api.demo import DemoHandler
+from pdxsrv.api.file import FileHandler
+from pdxsrv.api.models import ModelHandler
+from pdxsrv.api.openapi import OpenAPIHandler
+from pdxsrv.api.projects import ProjectHandler
+from pdxsrv.api.spec import ANY, BOOL, FLOAT, INT, INT_LIST, OBJECT, STR, STR_LIST, Arg, Op
+from pdxsrv.api.system import SystemHandler
+from pdxsrv.api.task_jobs import (
+    EvaluateHandler,
+    ExportHandler,
+    MetricsHandler,
+    PredictHandler,
+    PruneHandler,
+    TrainHandler,
+    VdlHandler,
+)
+from pdxsrv.api.tasks import TaskHandler, TaskParamsHandler
 from pdxsrv.api.workspace import WorkspaceHandler
+from pdxsrv.domain.commands import TYPES
 
-ROUTES: list[tuple[str, type]] = [
-    (r"/workspace", WorkspaceHandler),
+STRUCTS = ("dataset", "project", "task")
+DID = Arg("did", required=True, doc="dataset id, e.g. D0001")
+TID = Arg("tid", required=True, doc="task id, e.g. T0001")
+SET_ATTRIBUTES = Op(
+    "Change name/desc of a dataset, project or task, or bind a project to a dataset (did)",
+    (Arg("struct", required=True, choices=STRUCTS), Arg("id", required=True), Arg("attr_dict", OBJECT, required=True)),
+)
+
+ROUTES: list[tuple[str, type, dict[str, Op]]] = [
+    ("/workspace", WorkspaceHandler, {
+        "GET": Op("The workspace directory; with struct and id, attributes of a dataset, project or task",
+                  (Arg("struct", choices=STRUCTS), Arg("id"), Arg("attr_list", STR_LIST)), ("dirname", "attr")),
+        "PUT": SET_ATTRIBUTES,
+        "POST": SET_ATTRIBUTES,
+    }),
+    ("/dataset", DatasetHandler, {
+        "GET": Op("One dataset (did) or all", (Arg("did"),), ("id", "dataset_status", "message", "attr", "datasets")),
+        "POST": Op("Create a dataset", (Arg("name", required=True), Arg("desc", default=""),
+                                        Arg("dataset_type", required=True, choices=TYPES)), ("did",)),
+        "PUT": Op("Import files into a dataset (a job)", (DID, Arg("path", required=True, doc="source directory")),
+                  job=True),
+        "DELETE": Op("Delete a dataset and its files", (DID,)),
+    }),
+    ("/dataset/details", DatasetDetailsHandler, {
+        "GET": Op("Statistics of an imported dataset (null before import)", (DID,), ("details",)),
+    }),
+    ("/dataset/split", DatasetSplitHandler, {
+        "PUT": Op("Split an imported dataset", (DID, Arg("val_split", FLOAT, required=True),
+                                                Arg("test_split", FLOAT, default=0.0))),
+    }),
+    ("/file", FileHandler, {
+        "GET": Op("A file: images as base64 img_data, xml/log/txt/json/yaml/npy as is",
+                  (Arg("path", required=True), Arg("did")), ("img_data",)),
+    }),
+    ("/project", ProjectHandler, {
+        "GET": Op("One project (id) with its tasks, or all", (Arg("id"),), ("attr", "projects")),
+        "POST": Op("Create a project", (Arg("name", required=True), Arg("desc", default=""),
+                                        Arg("project_type", required=True, choices=TYPES),
+                                        Arg("path", doc="refused: a project's directory is not chosen")), ("pid",)),
+        "DELETE": Op("Delete a project and its tasks", (Arg("pid", required=True),)),
+    }),
+    ("/project/task", TaskHandler, {
+        "GET": Op("One task's status (tid; with resume, its resumability), a project's tasks (pid), or all",
+                  (Arg("tid"), Arg("resume", ANY), Arg("pid")),
+                  ("task_status", "message", "type", "resumable", "max_saved_epochs", "tasks")),
+        "POST": Op("Create a task (parent_id: a pruning task of that training task)",
+                   (Arg("pid", required=True), Arg("train", OBJECT, doc="training parameters (object or JSON string)"),
+                    Arg("desc", default=""), Arg("parent_id")), ("tid",)),
+        "DELETE": Op("Delete a task and its files", (TID,)),
+    }),
+    ("/project/task/params", TaskParamsHandler, {
+        "GET": Op("A task's parameters (tid) or a project's recommended ones (pid)",
+                  (Arg("tid"), Arg("pid"), Arg("model_type"), Arg("gpu_list", INT_LIST)), ("train",)),
+        "POST": Op("Set a task's parameters (before it first trains)", (TID, Arg("train", OBJECT, required=True))),
+    }),
+    ("/project/task/train", TrainHandler, {
+        "POST": Op("Start training", (TID, Arg("pruned_flops", FLOAT), Arg("eval_metric_loss", FLOAT)), job=True),
+        "PUT": Op("Stop or resume training", (TID, Arg("act", required=True, choices=("stop", "resume")),
+                                              Arg("epoch", INT)), job=True),
+    }),
+    ("/project/task/prune", PruneHandler, {
+        "GET": Op("Sensitivity analysis status", (TID,), ("prune_status", "message")),
+        "POST": Op("Start the sensitivity analysis", (TID,), job=True),
+        "PUT": Op("Stop the sensitivity analysis", (TID, Arg("act", default="stop", choices=("stop",))), job=True),
+    }),
+    ("/project/task/evaluate", EvaluateHandler, {
+        "GET": Op("Evaluation status and result", (TID,), ("evaluate_status", "message", "result")),
+        "POST": Op("Start an evaluation", (TID, Arg("epoch", INT), Arg("topk", INT), Arg("score_thresh", FLOAT),
+                                           Arg("overlap_thresh", FLOAT)), job=True),
+    }),
+    ("/project/task/metrics", MetricsHandler, {
+        "GET": Op("Training log, evaluation metrics, sensitivities or pruning log",
+                  (TID, Arg("type", required=True, choices=("train", "eval", "eval_all", "sensitivities", "prune"))),
+                  ("train_log", "eval_metric", "sensitivities_loss_img", "prune_log")),
+    }),
+    ("/project/task/predict", PredictHandler, {
+        "GET": Op("Prediction status", (TID,), ("predict_status", "message", "predict_num", "total_num")),
+        "POST": Op("Predict an image (image_data, base64) or images (img_list)",
+                   (TID, Arg("image_data"), Arg("img_list", STR_LIST), Arg("score_thresh", FLOAT, default=0.5),
+                    Arg("epoch", INT), Arg("save_dir")), ("path",), job=True),
+        "PUT": Op("Stop a prediction", (TID,), ("predict_status", "message"), job=True),
+    }),
+    ("/project/task/export", ExportHandler, {
+        "GET": Op("Export status, or the quantization log/result", (TID, Arg("quant", choices=("log", "result"))),
+                  ("export_status", "message", "quant_log", "quant_result")),
+        "POST": Op("Export the model (infer, lite, onnx)",
+                   (TID, Arg("type", required=True, choices=("infer", "lite", "onnx")), Arg("save_dir"),
+                    Arg("epoch", INT), Arg("quant", BOOL, default=False), Arg("model_path")),
+                   ("save_dir", "message"), job=True),
+        "PUT": Op("Stop an export", (TID,), ("export_status", "message"), job=True),
+    }),
+    ("/project/task/vdl", VdlHandler, {
+        "GET": Op("URL of a VisualDL server for the task's logs", (TID,), ("url",), job=True),
+    }),
+    ("/system", SystemHandler, {
+        "GET": Op("Machine facts or GPU memory, read live",
+                  (Arg("type", required=True, choices=("machine_info", "gpu_memory_size")),), ("info", "gpu_mem_infos")),
+        "DELETE": Op("Stop every job", (), job=True),
+    }),
+    ("/demo", DemoHandler, {
+        "GET": Op("Demo preparation status", (Arg("prj_type", ANY, required=True),), ("attr",), job=True),
+        "POST": Op("Prepare (download) or load a demo project",
+                   (Arg("type", required=True, choices=("download", "load")), Arg("prj_type", ANY, required=True)),
+                   ("did", "pid"), job=True),
+        "PUT": Op("Cancel a demo's preparation", (Arg("prj_type", ANY, required=True),), job=True),
+    }),
+    ("/model", ModelHandler, {
+        "GET": Op("One model (mid) or all of a type", (Arg("mid"), Arg("type", choices=("pretrained", "exported"))),
+                  ("dataset_attr", "task_params", "eval_result", "pretrained_models", "exported_models")),
+        "POST": Op("Save a task's model as a pretrained model, or record an exported model",
+                   (Arg("type", required=True, choices=("pretrained", "exported")), Arg("pid"), Arg("tid"),
+                    Arg("name"), Arg("source_path"), Arg("path"), Arg("exported_type", INT),
+                    Arg("eval_results", OBJECT)), ("pmid", "emid")),
+        "DELETE": Op("Delete a pretrained model (and its copy) or an exported-model record",
+                     (Arg("type", required=True, choices=("pretrained", "exported")), Arg("pmid"), Arg("emid"))),
+    }),
+    ("/openapi.json", OpenAPIHandler, {"GET": Op("This API as an OpenAPI 3.1 document")}),
 ]
 
 
-def make_routes(store: Any) -> list[tuple[str, type, dict[str, Any]]]:
-    """Routes bound to their dependencies."""
-    return [(pattern, handler, {"store": store}) for pattern, handler in ROUTES]
+def make_routes(ctx: Context) -> list[tuple[str, type, dict[str, Any]]]:
+    """Routes bound to their dependencies and operations."""
+    return [(path, handler, {"ctx": ctx, "ops": ops}) for path, handler, ops in ROUTES]

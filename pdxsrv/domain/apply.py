@@ -70,7 +70,9 @@ def _task_params_set(s: Workspace, e: ev.TaskParamsSet, ts: float) -> Workspace:
 
 
 def _pretrained_model_created(s: Workspace, e: ev.PretrainedModelCreated, ts: float) -> Workspace:
-    model = PretrainedModel(e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.source_path, e.eval_results)
+    model = PretrainedModel(
+        e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.source_path, e.eval_results, e.params, e.dataset
+    )
     return evolve(
         s,
         pretrained_models=s.pretrained_models.set(e.id, model),
@@ -83,7 +85,9 @@ def _pretrained_model_deleted(s: Workspace, e: ev.PretrainedModelDeleted, ts: fl
 
 
 def _exported_model_created(s: Workspace, e: ev.ExportedModelCreated, ts: float) -> Workspace:
-    model = ExportedModel(e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.path, e.exported_type)
+    model = ExportedModel(
+        e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.path, e.exported_type, e.eval_results, e.params, e.dataset
+    )
     return evolve(
         s,
         exported_models=s.exported_models.set(e.id, model),

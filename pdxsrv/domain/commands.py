@@ -190,33 +190,46 @@ def _model_name(params: Mapping[str, Any]) -> str:
     return name + ("-WITH_FPN" if params.get("with_fpn") else "")
 
 
-def create_pretrained_model(
-    state: Workspace, pid: str, tid: str, name: str, source_path: str = "", eval_results: Mapping | None = None
-) -> list[Any]:
-    """POST /model type=pretrained: register a task's model."""
+def _model_source(state: Workspace, pid: str, tid: str, name: str) -> tuple[Project, Task, dict[str, Any]]:
+    """Check a model's project and task; return them and what GET /model {mid} reports of the dataset."""
     _check_name(name)
     project = get_project(state, pid)
     task = get_task(state, tid)
     if task.pid != pid:
         raise InvalidArgument(f"task {tid} belongs to project {task.pid}, not {pid}")
+    dataset = state.datasets.get(project.did)
+    info = {"name": dataset.name, "desc": dataset.desc} if dataset else {"name": "", "desc": ""}
+    return project, task, {**info, "labels": [], "train_num": 0, "val_num": 0, "test_num": 0}
+
+
+def create_pretrained_model(
+    state: Workspace, pid: str, tid: str, name: str, source_path: str = "", eval_results: Mapping | None = None
+) -> list[Any]:
+    """POST /model type=pretrained: register a task's model (its files are copied by the caller)."""
+    project, task, dataset = _model_source(state, pid, tid, name)
     mid = format_id(PRETRAINED_MODEL, state.counters.pretrained_model + 1)
-    model = _model_name(task.params)
-    return [ev.PretrainedModelCreated(mid, name, model, project.type, pid, tid, source_path, dict(eval_results or {}))]
+    return [
+        ev.PretrainedModelCreated(
+            mid, name, _model_name(task.params), project.type, pid, tid, source_path, dict(eval_results or {}),
+            dict(task.params), dataset,
+        )
+    ]
 
 
 def create_exported_model(
     state: Workspace, pid: str, tid: str, name: str, path: str, exported_type: int
 ) -> list[Any]:
     """POST /model type=exported: record an exported model."""
-    _check_name(name)
-    project = get_project(state, pid)
-    task = get_task(state, tid)
-    if task.pid != pid:
-        raise InvalidArgument(f"task {tid} belongs to project {task.pid}, not {pid}")
+    project, task, dataset = _model_source(state, pid, tid, name)
     if exported_type not in (0, 1):
         raise InvalidArgument(f"exported_type must be 0 (inference) or 1 (lite), got {exported_type!r}")
     mid = format_id(EXPORTED_MODEL, state.counters.exported_model + 1)
-    return [ev.ExportedModelCreated(mid, name, _model_name(task.params), project.type, pid, tid, path, exported_type)]
+    return [
+        ev.ExportedModelCreated(
+            mid, name, _model_name(task.params), project.type, pid, tid, path, exported_type, {},
+            dict(task.params), dataset,
+        )
+    ]
 
 
 def delete_pretrained_model(state: Workspace, mid: str) -> list[Any]:

@@ -132,6 +132,8 @@ class PretrainedModelCreated:
     tid: str
     source_path: str = ""
     eval_results: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +159,9 @@ class ExportedModelCreated:
     tid: str
     path: str
     exported_type: int
+    eval_results: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

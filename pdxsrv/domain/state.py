@@ -63,7 +63,9 @@ class PretrainedModel:
     created: float
     source_path: str = ""
     eval_results: dict[str, Any] = field(default_factory=dict)
-    status: PretrainedModelStatus = PretrainedModelStatus.XPINIT
+    params: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    status: PretrainedModelStatus = PretrainedModelStatus.XPSAVEDONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,9 @@ class ExportedModel:
     created: float
     path: str
     exported_type: int
+    eval_results: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

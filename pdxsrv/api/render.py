@@ -1,0 +1,57 @@
+"""Entities as the original's response dicts (key names and enum integers are the wire contract)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from pdxsrv import files
+from pdxsrv.domain.state import Dataset, ExportedModel, PretrainedModel, Project, Task, Workspace
+
+
+def create_time(ts: float) -> str:
+    """The original's `create_time` format (local time)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+def dataset_attr(root: str, d: Dataset) -> dict[str, Any]:
+    """A dataset's `attr`."""
+    return {"type": d.type, "id": d.id, "name": d.name, "path": files.dataset_dir(root, d.id), "desc": d.desc,
+            "create_time": create_time(d.created)}
+
+
+def project_attr(root: str, p: Project) -> dict[str, Any]:
+    """A project's `attr`."""
+    return {"id": p.id, "name": p.name, "desc": p.desc, "type": p.type, "did": p.did,
+            "path": files.project_dir(root, p.id), "create_time": create_time(p.created)}
+
+
+def task_attr(root: str, t: Task, state: Workspace) -> dict[str, Any]:
+    """A task's attributes (`GET /project/task` list rows add `status` and `type`)."""
+    return {"id": t.id, "name": t.name, "desc": t.desc, "pid": t.pid, "path": files.task_dir(root, t.pid, t.id),
+            "create_time": create_time(t.created), "parent_id": t.parent_id}
+
+
+def task_row(root: str, t: Task, state: Workspace) -> dict[str, Any]:
+    """A row of the task list."""
+    project = state.projects.get(t.pid)
+    return {**task_attr(root, t, state), "status": int(t.status), "type": project.type if project else ""}
+
+
+def pretrained_row(root: str, m: PretrainedModel) -> dict[str, Any]:
+    """A row of `pretrained_models`."""
+    return {"id": m.id, "name": m.name, "model": m.model, "type": m.type, "pid": m.pid, "tid": m.tid,
+            "create_time": create_time(m.created), "path": files.pretrained_dir(root, m.id)}
+
+
+def exported_row(m: ExportedModel) -> dict[str, Any]:
+    """A row of `exported_models`."""
+    return {"id": m.id, "name": m.name, "model": m.model, "type": m.type, "pid": m.pid, "tid": m.tid,
+            "create_time": create_time(m.created), "path": m.path, "exported_type": m.exported_type}
+
+
+ATTRS = {
+    "dataset": lambda root, obj, state: {**dataset_attr(root, obj), "status": int(obj.status)},
+    "project": lambda root, obj, state: project_attr(root, obj),
+    "task": task_attr,
+}

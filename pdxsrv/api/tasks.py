@@ -1,0 +1,78 @@
+"""/project/task and /project/task/params."""
+
+from __future__ import annotations
+
+import os
+
+from pdxsrv import files
+from pdxsrv.api.base import APIHandler
+from pdxsrv.api.errors import NotAvailable
+from pdxsrv.api.render import task_row
+from pdxsrv.domain import commands
+from pdxsrv.domain.enums import DatasetStatus
+from pdxsrv.domain.errors import Conflict, InvalidArgument
+
+
+class TaskHandler(APIHandler):
+    """GET one task's status (and resumability), or the tasks of a project, or all; POST create; DELETE."""
+
+    async def get(self) -> None:
+        state = await self.store.durable_state()
+        root = self.store.root
+        if self.args["tid"] is not None:
+            task = commands.get_task(state, self.args["tid"])
+            project = state.projects.get(task.pid)
+            answer = {"task_status": int(task.status), "message": task.message, "type": project.type if project else ""}
+            if self.args["resume"] is not None:
+                epochs = files.saved_epochs(files.task_dir(root, task.pid, task.id))
+                last = epochs[-1] if epochs else -1
+                num_epochs = task.params.get("num_epochs")
+                answer["resumable"] = bool(epochs) and isinstance(num_epochs, int) and last < num_epochs
+                answer["max_saved_epochs"] = last
+            self.ok(**answer)
+            return
+        pid = self.args["pid"]
+        if pid is not None:
+            commands.get_project(state, pid)
+        self.ok(tasks=[task_row(root, t, state) for t in state.tasks.values() if pid is None or t.pid == pid])
+
+    async def post(self) -> None:
+        a = self.args
+        (record,) = await self.store.execute(
+            commands.create_task, a["pid"], a["train"] or {}, a["desc"], a["parent_id"] or ""
+        )
+        os.makedirs(files.task_dir(self.store.root, a["pid"], record.data["id"]), exist_ok=True)
+        self.ok(tid=record.data["id"])
+
+    async def delete(self) -> None:
+        state = await self.store.durable_state()
+        task = commands.get_task(state, self.args["tid"])
+        await self.store.execute(commands.delete_task, task.id)
+        files.remove_tree(files.task_dir(self.store.root, task.pid, task.id))
+        self.ok()
+
+
+class TaskParamsHandler(APIHandler):
+    """GET a task's parameters, or a project's recommended ones; POST a task's parameters (before training)."""
+
+    async def get(self) -> None:
+        state = await self.store.durable_state()
+        if self.args["tid"] is not None:
+            self.ok(train=commands.get_task(state, self.args["tid"]).params)
+            return
+        if self.args["pid"] is None:
+            raise InvalidArgument("give tid (a task's parameters) or pid (a project's recommended ones)")
+        project = commands.get_project(state, self.args["pid"])
+        if not project.did:
+            raise Conflict(f"project {project.id} has no dataset; bind one with PUT /workspace first")
+        dataset = commands.get_dataset(state, project.did)
+        if dataset.status != DatasetStatus.XSPLITED:
+            raise Conflict(
+                f"dataset {dataset.id} of project {project.id} is not split (status {dataset.status.name}); the "
+                "recommended parameters depend on its training set and classes: import and split it first"
+            )
+        raise NotAvailable("recommended parameters for split datasets are not available in this build yet")
+
+    async def post(self) -> None:
+        await self.store.execute(commands.set_task_params, self.args["tid"], self.args["train"])
+        self.ok()

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from typing import Any, Iterator
@@ -36,11 +37,11 @@ class Server:
         self.workspace = workspace
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="pdxsrv-serve-", suffix=".log")  # a pipe could fill up
         self.proc = subprocess.Popen(
             [PYTHON, "-m", "pdxsrv", "serve", "--workspace", workspace, "--port", str(self.port), *extra],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stderr=self.log,
         )
         self._wait_ready()
 
@@ -48,7 +49,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"pdxsrv serve exited {self.proc.returncode}: {self.proc.stderr.read()}")
+                raise RuntimeError(f"pdxsrv serve exited {self.proc.returncode}: {self.stderr()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
@@ -66,14 +67,16 @@ class Server:
         except urllib.error.HTTPError as err:
             return err.code, json.loads(err.read())
 
+    def stderr(self) -> str:
+        """What the server logged so far."""
+        with open(self.log.name) as f:
+            return f.read()
+
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it to exit; return its exit code."""
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout=60)
-        finally:
-            self.proc.stderr.close()
+        return self.proc.wait(timeout=60)
 
 
 @pytest.fixture

@@ -45,6 +45,10 @@ class Context:
     honest_status: bool = False
 
 
+def _refuse_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 class APIHandler(RequestHandler):
     """Base of every handler: `self.store`, `self.args` (parsed by the route table), `ok()`."""
 
@@ -73,7 +77,7 @@ class APIHandler(RequestHandler):
         body: Any = {}
         if self.request.body and self.request.body.strip():
             try:
-                body = json.loads(self.request.body)
+                body = json.loads(self.request.body, parse_constant=_refuse_constant)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise BadRequest(f"the request body is not valid JSON ({exc}); send a JSON object") from None
             if not isinstance(body, dict):

@@ -11,6 +11,7 @@ from pdxsrv.api.render import dataset_attr
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, DatasetStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument
+from pdxsrv.domain.queries import in_order, projects_using
 from pdxsrv.paths import confine
 
 IMPORTED = (DatasetStatus.XCOPYDONE, DatasetStatus.XSPLITED)
@@ -24,13 +25,13 @@ class DatasetHandler(APIHandler):
         root = self.store.root
         if self.args["did"] is not None:
             d = commands.get_dataset(state, self.args["did"])
-            pids = sorted(p.id for p in state.projects.values() if p.did == d.id)
+            pids = [p.id for p in projects_using(state, d.id)]
             self.ok(id=d.id, dataset_status=int(d.status), message=d.message,
                     attr={**dataset_attr(root, d), "pids": pids})
             return
         self.ok(datasets=[
             {"id": d.id, "attr": {**dataset_attr(root, d), "dataset_status": int(d.status), "message": d.message}}
-            for d in state.datasets.values()
+            for d in in_order(state.datasets)
         ])
 
     async def post(self) -> None:

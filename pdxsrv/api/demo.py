@@ -14,7 +14,7 @@ def project_type(value: object) -> ProjectType:
         if isinstance(value, str) and not value.strip().isdigit():
             return ProjectType[value]
         return ProjectType(int(value))  # type: ignore[arg-type]
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, OverflowError):
         names = ", ".join(f"{t.value} ({t.name})" for t in ProjectType)
         raise InvalidArgument(f"prj_type {value!r} is not a project type; use one of: {names}") from None
 

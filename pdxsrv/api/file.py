@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import os
+from urllib.parse import quote
 
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import NotAvailable
@@ -41,6 +42,7 @@ class FileHandler(APIHandler):
             kinds = ", ".join(sorted(IMAGES | set(RAW)))
             raise InvalidArgument(f"/file does not serve {ext or 'extension-less'} files; it serves: {kinds}")
         self.set_header("Content-Type", RAW[ext])
+        self.set_header("Content-Disposition", f"inline; filename*=UTF-8''{quote(os.path.basename(path))}")
         with open(path, "rb") as f:
             while chunk := f.read(CHUNK):
                 self.write(chunk)

@@ -15,6 +15,7 @@ from pdxsrv.api.spec import ArgumentError
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.errors import InvalidArgument, NotFound
+from pdxsrv.domain.queries import in_order
 from pdxsrv.paths import confine
 
 HIDDEN_EXPORT_STATES = (TaskStatus.XEXPORTING, TaskStatus.XEXPORTFAIL)
@@ -33,10 +34,10 @@ class ModelHandler(APIHandler):
             self.ok(dataset_attr=model.dataset, task_params=json.dumps(model.params, ensure_ascii=False),
                     eval_result=json.dumps(model.eval_results, ensure_ascii=False))
         elif kind == "pretrained":
-            self.ok(pretrained_models=[pretrained_row(self.store.root, m) for m in state.pretrained_models.values()])
+            self.ok(pretrained_models=[pretrained_row(self.store.root, m) for m in in_order(state.pretrained_models)])
         elif kind == "exported":
             # Like the original, a record whose task is still exporting (or failed to) is not listed yet.
-            rows = [exported_row(m) for m in state.exported_models.values()
+            rows = [exported_row(m) for m in in_order(state.exported_models)
                     if m.tid not in state.tasks or state.tasks[m.tid].status not in HIDDEN_EXPORT_STATES]
             self.ok(exported_models=rows)
         else:

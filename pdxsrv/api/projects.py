@@ -9,6 +9,7 @@ from pdxsrv.api.base import APIHandler
 from pdxsrv.api.render import project_attr
 from pdxsrv.domain import commands
 from pdxsrv.domain.errors import InvalidArgument
+from pdxsrv.domain.queries import in_order, tasks_of
 
 
 class ProjectHandler(APIHandler):
@@ -19,10 +20,10 @@ class ProjectHandler(APIHandler):
         root = self.store.root
         if self.args["id"] is not None:
             p = commands.get_project(state, self.args["id"])
-            tasks = {t.id: {"status": int(t.status)} for t in state.tasks.values() if t.pid == p.id}
+            tasks = {t.id: {"status": int(t.status)} for t in tasks_of(state, p.id)}
             self.ok(attr={**project_attr(root, p), "tasks": tasks})
             return
-        self.ok(projects=[{"id": p.id, "attr": project_attr(root, p)} for p in state.projects.values()])
+        self.ok(projects=[{"id": p.id, "attr": project_attr(root, p)} for p in in_order(state.projects)])
 
     async def post(self) -> None:
         a = self.args

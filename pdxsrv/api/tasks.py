@@ -11,6 +11,7 @@ from pdxsrv.api.render import task_row
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument
+from pdxsrv.domain.queries import in_order, tasks_of
 
 
 class TaskHandler(APIHandler):
@@ -34,7 +35,8 @@ class TaskHandler(APIHandler):
         pid = self.args["pid"]
         if pid is not None:
             commands.get_project(state, pid)
-        self.ok(tasks=[task_row(root, t, state) for t in state.tasks.values() if pid is None or t.pid == pid])
+        tasks = in_order(state.tasks) if pid is None else tasks_of(state, pid)
+        self.ok(tasks=[task_row(root, t, state) for t in tasks])
 
     async def post(self) -> None:
         a = self.args

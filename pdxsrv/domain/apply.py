@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from immutables import Map
+
 from eventlog import Record
 from pdxsrv.domain import events as ev
 from pdxsrv.domain.ids import parse_id
@@ -45,7 +47,8 @@ def _project_created(s: Workspace, e: ev.ProjectCreated, ts: float) -> Workspace
 
 
 def _project_deleted(s: Workspace, e: ev.ProjectDeleted, ts: float) -> Workspace:
-    return evolve(s, projects=s.projects.delete(e.id))
+    index = s.project_tasks.delete(e.id) if e.id in s.project_tasks else s.project_tasks
+    return evolve(s, projects=s.projects.delete(e.id), project_tasks=index)
 
 
 def _project_attributes_set(s: Workspace, e: ev.ProjectAttributesSet, ts: float) -> Workspace:
@@ -54,11 +57,15 @@ def _project_attributes_set(s: Workspace, e: ev.ProjectAttributesSet, ts: float)
 
 def _task_created(s: Workspace, e: ev.TaskCreated, ts: float) -> Workspace:
     task = Task(e.id, e.pid, e.desc, ts, e.params, e.parent_id)
-    return evolve(s, tasks=s.tasks.set(e.id, task), counters=_bump(s.counters, "task", e.id))
+    index = s.project_tasks.set(e.pid, s.project_tasks.get(e.pid, Map()).set(e.id, True))
+    return evolve(s, tasks=s.tasks.set(e.id, task), counters=_bump(s.counters, "task", e.id), project_tasks=index)
 
 
 def _task_deleted(s: Workspace, e: ev.TaskDeleted, ts: float) -> Workspace:
-    return evolve(s, tasks=s.tasks.delete(e.id))
+    pid = s.tasks[e.id].pid
+    remaining = s.project_tasks[pid].delete(e.id)
+    index = s.project_tasks.set(pid, remaining) if remaining else s.project_tasks.delete(pid)
+    return evolve(s, tasks=s.tasks.delete(e.id), project_tasks=index)
 
 
 def _task_attributes_set(s: Workspace, e: ev.TaskAttributesSet, ts: float) -> Workspace:

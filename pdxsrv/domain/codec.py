@@ -65,4 +65,8 @@ def from_data(data: dict[str, Any]) -> Workspace:
             obj = cls(*row)
             items.append((obj.id, obj))
         collections[key] = Map(items)
-    return Workspace(seq=data["seq"], counters=Counters(**data["counters"]), **collections)
+    index: dict[str, dict[str, bool]] = {}
+    for tid, task in collections["tasks"].items():
+        index.setdefault(task.pid, {})[tid] = True
+    project_tasks = Map({pid: Map(tids) for pid, tids in index.items()})
+    return Workspace(seq=data["seq"], counters=Counters(**data["counters"]), project_tasks=project_tasks, **collections)

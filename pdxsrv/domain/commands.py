@@ -8,6 +8,7 @@ from pdxsrv.domain import events as ev
 from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, ACTIVE_TASK_STATUSES, ProjectType, TaskStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument, NotFound
 from pdxsrv.domain.ids import DATASET, EXPORTED_MODEL, PRETRAINED_MODEL, PROJECT, TASK, format_id
+from pdxsrv.domain.queries import projects_using, tasks_of
 from pdxsrv.domain.state import Dataset, Project, Task, Workspace
 
 TYPES = tuple(t.name for t in ProjectType)
@@ -67,7 +68,7 @@ def create_dataset(state: Workspace, name: str, desc: str, dataset_type: str) ->
 def delete_dataset(state: Workspace, did: str) -> list[Any]:
     """DELETE /dataset: refused while a project uses it or an import runs."""
     dataset = get_dataset(state, did)
-    users = sorted(p.id for p in state.projects.values() if p.did == did)
+    users = [p.id for p in projects_using(state, did)]
     if users:
         raise Conflict(
             f"dataset {did} is used by {len(users)} project(s) ({', '.join(users)}); "
@@ -91,10 +92,10 @@ def create_project(state: Workspace, name: str, desc: str, project_type: str) ->
 def delete_project(state: Workspace, pid: str) -> list[Any]:
     """DELETE /project: deletes its tasks too; refused while one of them has a running job."""
     get_project(state, pid)
-    tasks = sorted(t.id for t in state.tasks.values() if t.pid == pid)
-    for tid in tasks:
-        _check_idle(state.tasks[tid], f"project {pid} cannot be deleted")
-    return [ev.TaskDeleted(tid) for tid in tasks] + [ev.ProjectDeleted(pid)]
+    tasks = tasks_of(state, pid)
+    for task in tasks:
+        _check_idle(task, f"project {pid} cannot be deleted")
+    return [ev.TaskDeleted(t.id) for t in tasks] + [ev.ProjectDeleted(pid)]
 
 
 # -- tasks ---------------------------------------------------------------------------------------
@@ -174,7 +175,7 @@ def set_attributes(state: Workspace, struct: str, entity_id: str, changes: Mappi
         dataset = get_dataset(state, did)
         if dataset.type != project.type:
             raise Conflict(f"dataset {did} is of type {dataset.type}; project {project.id} needs {project.type}")
-        busy = [t for t in state.tasks.values() if t.pid == project.id and t.status in ACTIVE_TASK_STATUSES]
+        busy = [t for t in tasks_of(state, project.id) if t.status in ACTIVE_TASK_STATUSES]
         if busy:
             raise Conflict(f"project {project.id} has a running task ({busy[0].id}); stop it before rebinding")
     return [ev.ProjectAttributesSet(entity_id, dict(changes))]

@@ -17,3 +17,8 @@ def parse_id(value: str) -> tuple[str, int] | None:
     """Split an ID into (prefix, number), or None if it is not one."""
     match = _ID.match(value) if isinstance(value, str) else None
     return (match.group(1), int(match.group(2))) if match else None
+
+
+def id_order(entity_id: str) -> tuple[int, str]:
+    """Sort key giving allocation order (`D9999` before `D10000`)."""
+    return len(entity_id), entity_id

@@ -108,6 +108,7 @@ class Workspace:
     tasks: Map = Map()
     pretrained_models: Map = Map()
     exported_models: Map = Map()
+    project_tasks: Map = Map()  # derived index: pid -> Map(tid -> True)
 
 
 EMPTY = Workspace()

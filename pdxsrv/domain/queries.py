@@ -1,0 +1,25 @@
+"""Read-only questions about the state that several places ask (pure)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from immutables import Map
+
+from pdxsrv.domain.ids import id_order
+from pdxsrv.domain.state import Project, Task, Workspace
+
+
+def in_order(collection: Map) -> list[Any]:
+    """The values of an ID-keyed map in allocation order."""
+    return [collection[key] for key in sorted(collection.keys(), key=id_order)]
+
+
+def tasks_of(state: Workspace, pid: str) -> list[Task]:
+    """A project's tasks in allocation order."""
+    return [state.tasks[tid] for tid in sorted(state.project_tasks.get(pid, Map()).keys(), key=id_order)]
+
+
+def projects_using(state: Workspace, did: str) -> list[Project]:
+    """The projects bound to a dataset, in allocation order."""
+    return [p for p in in_order(state.projects) if p.did == did]

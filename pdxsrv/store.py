@@ -22,7 +22,7 @@ import os
 from typing import Any, Callable
 
 from eventlog import EventLog, LogLocked, Record, SnapshotStore, load_state
-from pdxsrv.domain.apply import apply, fold
+from pdxsrv.domain.apply import apply, apply_event
 from pdxsrv.domain.codec import SNAPSHOT_VERSION, from_data, to_data
 from pdxsrv.domain.errors import InvalidArgument
 from pdxsrv.domain.events import to_log_event
@@ -91,7 +91,10 @@ class Store:
             records, durable = self.log.submit([to_log_event(e) for e in events], expected_seq=self.state.seq)
         except (TypeError, OverflowError, ValueError) as exc:  # msgpack cannot store a value (e.g. an int >= 2**64)
             raise InvalidArgument(f"the request holds a value that cannot be stored ({exc}); send smaller values") from None
-        self.state = state = fold(records, self.state)
+        state = self.state
+        for event, record in zip(events, records):
+            state = apply_event(state, event, record.seq, record.ts)
+        self.state = state
         await durable
         self._maybe_snapshot(state)
         return records

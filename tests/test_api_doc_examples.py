@@ -113,6 +113,7 @@ def test_the_documented_examples(server: Server) -> None:
     assert ret.json()["status"] == -1 and "not split" in ret.json()["message"]
 
     # /file Example1 (an image, base64) and Example2 (xml as text), on files of the workspace.
+    os.makedirs(os.path.join(server.workspace, "datasets", "D0001"), exist_ok=True)
     image = os.path.join(server.workspace, "datasets", "D0001", "a.png")
     png = base64.b64decode(
         "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

@@ -37,8 +37,7 @@ class DatasetHandler(APIHandler):
     async def post(self) -> None:
         a = self.args
         (record,) = await self.store.execute(commands.create_dataset, a["name"], a["desc"], a["dataset_type"])
-        os.makedirs(files.dataset_dir(self.store.root, record.data["id"]), exist_ok=True)
-        self.ok(did=record.data["id"])
+        self.ok(did=record.data["id"])  # its directory is made by the import
 
     async def put(self) -> None:
         state = await self.store.durable_state()

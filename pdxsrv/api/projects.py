@@ -33,7 +33,6 @@ class ProjectHandler(APIHandler):
                 f"{os.path.join(self.store.root, 'projects')}/<pid>: send name, desc and project_type only"
             )
         (record,) = await self.store.execute(commands.create_project, a["name"], a["desc"], a["project_type"])
-        os.makedirs(files.project_dir(self.store.root, record.data["id"]), exist_ok=True)
         self.ok(pid=record.data["id"])
 
     async def delete(self) -> None:

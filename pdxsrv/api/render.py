@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any
 
@@ -11,7 +12,12 @@ from pdxsrv.domain.state import Dataset, ExportedModel, PretrainedModel, Project
 
 def create_time(ts: float) -> str:
     """The original's `create_time` format (local time)."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+    return _second(int(ts))
+
+
+@functools.lru_cache(maxsize=4096)
+def _second(second: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(second))
 
 
 def dataset_attr(root: str, d: Dataset) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pdxsrv.api.file import FileHandler
 from pdxsrv.api.models import ModelHandler
 from pdxsrv.api.openapi import OpenAPIHandler
 from pdxsrv.api.projects import ProjectHandler
-from pdxsrv.api.spec import ANY, BOOL, FLOAT, INT, INT_LIST, OBJECT, STR, STR_LIST, Arg, Op
+from pdxsrv.api.spec import ANY, BOOL, FLOAT, INT, INT_LIST, OBJECT, STR_LIST, Arg, Op
 from pdxsrv.api.system import SystemHandler
 from pdxsrv.api.task_jobs import (
     EvaluateHandler,

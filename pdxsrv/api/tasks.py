@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 
 from pdxsrv import files
 from pdxsrv.api.base import APIHandler
@@ -43,8 +42,7 @@ class TaskHandler(APIHandler):
         (record,) = await self.store.execute(
             commands.create_task, a["pid"], a["train"] or {}, a["desc"], a["parent_id"] or ""
         )
-        os.makedirs(files.task_dir(self.store.root, a["pid"], record.data["id"]), exist_ok=True)
-        self.ok(tid=record.data["id"])
+        self.ok(tid=record.data["id"])  # its directory is made by its first job
 
     async def delete(self) -> None:
         state = await self.store.durable_state()

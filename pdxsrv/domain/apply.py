@@ -127,8 +127,12 @@ assert set(APPLIERS) == set(ev.CATALOG.values()), "every catalogued event type n
 
 def apply(state: Workspace, record: Record) -> Workspace:
     """Fold one stored record into the state."""
-    event = ev.from_record(record)
-    return evolve(APPLIERS[type(event)](state, event, record.ts), seq=record.seq)
+    return apply_event(state, ev.from_record(record), record.seq, record.ts)
+
+
+def apply_event(state: Workspace, event: Any, seq: int, ts: float) -> Workspace:
+    """Fold one domain event, stored as record `seq` at time `ts`, into the state."""
+    return evolve(APPLIERS[type(event)](state, event, ts), seq=seq)
 
 
 def fold(records: Iterable[Record], state: Workspace = EMPTY) -> Workspace:

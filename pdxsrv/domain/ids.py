@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 DATASET, PROJECT, TASK, PRETRAINED_MODEL, EXPORTED_MODEL = "D", "P", "T", "PM", "EM"
 _ID = re.compile(r"^(D|P|T|PM|EM)(\d{4,})$")
@@ -19,6 +20,6 @@ def parse_id(value: str) -> tuple[str, int] | None:
     return (match.group(1), int(match.group(2))) if match else None
 
 
-def id_order(entity_id: str) -> tuple[int, str]:
-    """Sort key giving allocation order (`D9999` before `D10000`)."""
-    return len(entity_id), entity_id
+def in_allocation_order(ids: Iterable[str]) -> list[str]:
+    """IDs of one prefix sorted as allocated (`D9999` before `D10000`); two C-level sorts, no key tuples."""
+    return sorted(sorted(ids), key=len)

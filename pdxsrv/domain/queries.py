@@ -6,18 +6,18 @@ from typing import Any
 
 from immutables import Map
 
-from pdxsrv.domain.ids import id_order
+from pdxsrv.domain.ids import in_allocation_order
 from pdxsrv.domain.state import Project, Task, Workspace
 
 
 def in_order(collection: Map) -> list[Any]:
     """The values of an ID-keyed map in allocation order."""
-    return [collection[key] for key in sorted(collection.keys(), key=id_order)]
+    return [collection[key] for key in in_allocation_order(collection.keys())]
 
 
 def tasks_of(state: Workspace, pid: str) -> list[Task]:
     """A project's tasks in allocation order."""
-    return [state.tasks[tid] for tid in sorted(state.project_tasks.get(pid, Map()).keys(), key=id_order)]
+    return [state.tasks[tid] for tid in in_allocation_order(state.project_tasks.get(pid, Map()).keys())]
 
 
 def projects_using(state: Workspace, did: str) -> list[Project]:

@@ -138,7 +138,7 @@ def test_files_outside_the_allowed_directories_cannot_be_read(server: Server) ->
 
 def test_query_string_values_are_coerced(server: Server, bound: dict[str, str]) -> None:
     body = check_shape(requests.get(server.url + f"/project/task/params?pid={bound['pid']}&gpu_list=0,1"))
-    assert body["code"] == "conflict"  # parsed fine; the dataset is not split
+    assert "GPU 0 does not exist" in body["message"]  # parsed as [0, 1]; this machine has no GPU
     body = check_shape(requests.put(server.url + f"/project/task/train?tid={bound['tid']}&act=resume&epoch=3"))
     assert "epoch 3" in body["message"]
     body = check_shape(requests.put(server.url + f"/project/task/train?tid={bound['tid']}&act=resume&epoch=three"))
@@ -187,3 +187,13 @@ def test_openapi_documents_every_route_method_and_argument(server: Server) -> No
         for method, op in ops.items():
             described = document["paths"][path][method.lower()]
             assert [p["name"] for p in described["parameters"]] == [a.name for a in op.args]
+
+
+def test_recommended_params_check_the_model_and_read_gpus_live(server: Server, bound: dict[str, str]) -> None:
+    url = server.url + "/project/task/params"
+    body = check_shape(requests.get(url, json={"pid": bound["pid"], "model_type": "YOLOv3"}))
+    assert body["code"] == "invalid_argument" and "'YOLOv3' is not a classification model" in body["message"]
+    body = check_shape(requests.get(url, json={"pid": bound["pid"], "gpu_list": [0]}))  # this machine has no GPU
+    assert body["code"] == "invalid_argument" and "GPU 0" in body["message"]
+    body = check_shape(requests.get(url, json={"pid": bound["pid"], "model_type": "ResNet50_vd"}))
+    assert body["code"] == "conflict" and "not split" in body["message"]

@@ -107,8 +107,10 @@ def test_the_documented_examples(server: Server) -> None:
     assert ret.json()["status"] == 1
     assert requests.get(url + "/project/task/params", json={"tid": "T0001"}).json()["train"]["num_epochs"] == 6
 
-    # /project/task/params GET Example2 needs a split dataset: a clear answer saying so.
-    params = {"pid": "P0001", "model_type": "PPYOLO"}
+    # /project/task/params GET Example2 (a detection project) needs a split dataset: a clear answer saying so.
+    det = requests.post(url + "/dataset", json={"name": "虫子", "desc": "", "dataset_type": "detection"}).json()["did"]
+    requests.put(url + "/workspace", json={"struct": "project", "id": "P0002", "attr_dict": {"did": det}})
+    params = {"pid": "P0002", "model_type": "PPYOLO"}
     ret = requests.get(url + "/project/task/params", json=params)
     assert ret.json()["status"] == -1 and "not split" in ret.json()["message"]
 
@@ -189,7 +191,7 @@ def test_the_documented_examples(server: Server) -> None:
     assert ret.json()["status"] == 1
     ret = requests.delete(url + "/dataset", json={"did": "D0001"})
     assert ret.json()["status"] == 1
-    assert requests.get(url + "/dataset").json()["datasets"] == []
+    assert [d["id"] for d in requests.get(url + "/dataset").json()["datasets"]] == [det]
 
 
 def test_job_examples_answer_clearly_before_any_job_ran(server: Server) -> None:

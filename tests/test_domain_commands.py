@@ -94,3 +94,19 @@ def test_missing_ids_are_not_found() -> None:
     assert "T0042" in info.value.message
     with pytest.raises(NotFound):
         c.delete_pretrained_model(EMPTY, "PM0001")
+
+
+def test_a_task_with_a_running_job_blocks_deleting_it_its_project_and_rebinding() -> None:
+    from pdxsrv.domain.state import evolve
+
+    s = do(EMPTY, c.create_project, "p", "", "classification")
+    s = do(s, c.create_dataset, "a", "", "classification")
+    s = do(s, c.create_dataset, "b", "", "classification")
+    s = do(s, c.set_attributes, "project", "P0001", {"did": "D0001"})
+    s = do(s, c.create_task, "P0001", {})
+    s = evolve(s, tasks=s.tasks.set("T0001", evolve(s.tasks["T0001"], status=TaskStatus.XTRAINING)))
+    for command, args in ((c.delete_task, ("T0001",)), (c.delete_project, ("P0001",)),
+                          (c.set_attributes, ("project", "P0001", {"did": "D0002"}))):
+        with pytest.raises(Conflict) as info:
+            command(s, *args)
+        assert "T0001" in info.value.message and ("stop it first" in info.value.message or "stop it" in info.value.message)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 
-from pdxsrv import files
+from pdxsrv import files, system
 from pdxsrv.api.base import APIHandler
-from pdxsrv.api.errors import NotAvailable
 from pdxsrv.api.render import task_row
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument
+from pdxsrv.domain.params import choose_model, recommended_params
 from pdxsrv.domain.queries import in_order, tasks_of
 
 
@@ -52,6 +53,13 @@ class TaskHandler(APIHandler):
         self.ok()
 
 
+def _gpus(gpu_list: list[int] | None) -> tuple[list[int], list[int]]:
+    """The GPUs to recommend for (default: GPU 0 if there is one, else the CPU) and their free MB, read now."""
+    if gpu_list is None:
+        gpu_list = [0] if system.gpu_memory() else []
+    return gpu_list, system.gpu_free_mb(gpu_list)
+
+
 class TaskParamsHandler(APIHandler):
     """GET a task's parameters, or a project's recommended ones; POST a task's parameters (before training)."""
 
@@ -63,6 +71,8 @@ class TaskParamsHandler(APIHandler):
         if self.args["pid"] is None:
             raise InvalidArgument("give tid (a task's parameters) or pid (a project's recommended ones)")
         project = commands.get_project(state, self.args["pid"])
+        model = choose_model(project.type, self.args["model_type"])
+        gpu_list, free_mb = await asyncio.get_running_loop().run_in_executor(None, _gpus, self.args["gpu_list"])
         if not project.did:
             raise Conflict(f"project {project.id} has no dataset; bind one with PUT /workspace first")
         dataset = commands.get_dataset(state, project.did)
@@ -71,7 +81,7 @@ class TaskParamsHandler(APIHandler):
                 f"dataset {dataset.id} of project {project.id} is not split (status {dataset.status.name}); the "
                 "recommended parameters depend on its training set and classes: import and split it first"
             )
-        raise NotAvailable("recommended parameters for split datasets are not available in this build yet")
+        self.ok(train=recommended_params(project.type, model, gpu_list, free_mb, dataset.train_num, dataset.num_classes))
 
     async def post(self) -> None:
         await self.store.execute(commands.set_task_params, self.args["tid"], self.args["train"])

@@ -156,15 +156,21 @@ def warmup_steps(kind: str, steps_per_epoch: int, num_gpus: int, num_classes: in
     return min(max(steps_per_epoch, 50), int(4000 / gpus))
 
 
-def recommended_params(project_type: str, model_type: str | None, gpu_list: list[int], gpu_free_mb: list[int],
-                       num_train: int, num_classes: int) -> dict[str, Any]:
-    """The recommended `train` parameters for a model of `project_type` on the GPUs `gpu_list` ([] = CPU)."""
+def choose_model(project_type: str, model_type: str | None) -> str:
+    """`model_type` checked against the project type's models, or the type's default model."""
     if project_type not in MODELS:
         raise InvalidArgument(f"project type {project_type!r} is not one of {', '.join(MODELS)}")
     model = DEFAULT_MODEL[project_type] if model_type is None else model_type
     if model not in MODELS[project_type]:
         raise InvalidArgument(f"model_type {model!r} is not a {project_type} model; "
                               f"choose one of {', '.join(MODELS[project_type])}")
+    return model
+
+
+def recommended_params(project_type: str, model_type: str | None, gpu_list: list[int], gpu_free_mb: list[int],
+                       num_train: int, num_classes: int) -> dict[str, Any]:
+    """The recommended `train` parameters for a model of `project_type` on the GPUs `gpu_list` ([] = CPU)."""
+    model = choose_model(project_type, model_type)
     if gpu_list and len(gpu_free_mb) != len(gpu_list):
         raise ValueError(f"gpu_free_mb {gpu_free_mb} does not match gpu_list {gpu_list}")
     family = family_of(model)

@@ -21,6 +21,8 @@ class Dataset:
     created: float
     status: DatasetStatus = DatasetStatus.XEMPTY
     message: str = ""
+    train_num: int = 0  # set by the split: training images
+    num_classes: int = 0  # set by the import: labels
 
 
 @dataclass(frozen=True, slots=True)

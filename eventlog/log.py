@@ -94,18 +94,19 @@ class EventLog:
         await durable
         return records
 
-    def append_sync(self, events: Sequence[Event], expected_seq: int | None = None) -> list[Record]:
-        """Blocking append for tools that run no event loop; do not mix with `submit` in flight."""
+    def append_sync(self, events: Sequence[Event], expected_seq: int | None = None, *, sync: bool = True) -> list[Record]:
+        """Blocking append for tools that run no event loop (`sync=False` skips fdatasync); do not mix with `submit`."""
         if self._flusher is not None:
             raise RuntimeError("append_sync while asynchronous appends are in flight")
         records, frames = self._accept(events, expected_seq)
         if records:
             try:
-                self._write(b"".join(frames), records[0].seq)
+                self._write(b"".join(frames), records[0].seq, sync)
             except BaseException as exc:
                 self._failed = exc
                 raise LogFailed(f"writing to {self.directory} failed: {exc}") from exc
-            self._durable_seq = records[-1].seq
+            if sync:
+                self._durable_seq = records[-1].seq
         return records
 
     async def wait_durable(self, seq: int) -> None:
@@ -182,13 +183,14 @@ class EventLog:
 
     # -- files (the sync thread, or the caller of append_sync) ------------------------------------
 
-    def _write(self, data: bytes, first_seq: int) -> None:
+    def _write(self, data: bytes, first_seq: int, sync: bool = True) -> None:
         if self._segment_size >= self.segment_bytes:
             self._rotate(first_seq)
         write_all(self._fd, data)
-        os.fdatasync(self._fd)
         self._segment_size += len(data)
-        self.syncs += 1
+        if sync:
+            os.fdatasync(self._fd)
+            self.syncs += 1
 
     def _rotate(self, first_seq: int) -> None:
         path = os.path.join(self.directory, segment_name(first_seq))

@@ -27,6 +27,7 @@ from pdxsrv.domain.codec import SNAPSHOT_VERSION, from_data, to_data
 from pdxsrv.domain.errors import InvalidArgument
 from pdxsrv.domain.events import to_log_event
 from pdxsrv.domain.state import EMPTY, Workspace
+from pdxsrv.feed import Feed
 
 log = logging.getLogger("pdxsrv")
 
@@ -83,6 +84,8 @@ class Store:
             raise
         self.snapshot_every = snapshot_every
         self._snapshotting: asyncio.Future[Any] | None = None
+        self.feed = Feed()
+        self.feed.durable(self.state.seq)
 
     async def execute(self, command: Callable[..., list[Any]], *args: Any, **kwargs: Any) -> list[Record]:
         """Run a pure command; return its records once they are durable (DomainError changes nothing)."""
@@ -95,7 +98,9 @@ class Store:
         for event, record in zip(events, records):
             state = apply_event(state, event, record.seq, record.ts)
         self.state = state
+        self.feed.add(records)
         await durable
+        self.feed.durable(self.log.durable_seq)
         self._maybe_snapshot(state)
         return records
 

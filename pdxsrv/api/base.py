@@ -95,6 +95,7 @@ class APIHandler(RequestHandler):
         self.finish(json.dumps({"status": 1, **payload}, ensure_ascii=False))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, DomainError):
             honest = next((code for cls, code in HONEST_STATUS.items() if isinstance(exc, cls)), 400)

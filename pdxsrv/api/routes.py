@@ -10,6 +10,7 @@ from typing import Any
 from pdxsrv.api.base import Context
 from pdxsrv.api.datasets import DatasetDetailsHandler, DatasetHandler, DatasetSplitHandler
 from pdxsrv.api.demo import DemoHandler
+from pdxsrv.api.events_stream import EventStreamHandler
 from pdxsrv.api.file import FileHandler
 from pdxsrv.api.models import ModelHandler
 from pdxsrv.api.openapi import OpenAPIHandler
@@ -144,6 +145,11 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                     Arg("eval_results", OBJECT)), ("pmid", "emid")),
         "DELETE": Op("Delete a pretrained model (and its copy) or an exported-model record",
                      (Arg("type", required=True, choices=("pretrained", "exported")), Arg("pmid"), Arg("emid"))),
+    }),
+    ("/events/stream", EventStreamHandler, {
+        "GET": Op("Workspace events as Server-Sent Events, live (resume with Last-Event-ID or since)",
+                  (Arg("tid"), Arg("did"), Arg("pid"), Arg("type", STR_LIST, doc="event types or globs"),
+                   Arg("since", INT, doc="send the events after this seq")), ("text/event-stream",)),
     }),
     ("/openapi.json", OpenAPIHandler, {"GET": Op("This API as an OpenAPI 3.1 document")}),
 ]

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from eventlog import Record, read_records
 from pdxsrv.domain import commands as c
+from pdxsrv.domain import jobs
 from pdxsrv.domain.apply import fold
 from pdxsrv.domain.codec import from_data, to_data
 from pdxsrv.domain.errors import DomainError, InvalidArgument
@@ -35,6 +36,9 @@ ops = st.lists(
         st.tuples(st.just("delete"), st.sampled_from(["dataset", "project", "task"]), st.integers(0, 40)),
         st.tuples(st.just("model"), st.integers(0, 40), names, st.booleans()),
         st.tuples(st.just("delete_model"), st.booleans(), st.integers(0, 10)),
+        st.tuples(st.just("job"), st.integers(0, 3), st.sampled_from(["queued", "running", "failed", "exited"])),
+        st.tuples(st.just("report"), st.integers(0, 3),
+                  st.lists(st.sampled_from(["progress", "metric", "log", "done"]), min_size=1, max_size=5)),
     ),
     min_size=5,
     max_size=80,
@@ -75,6 +79,13 @@ def decide(state: Workspace, op: tuple) -> list:
         if op[3]:
             return c.create_pretrained_model(state, pid, tid, op[2])
         return c.create_exported_model(state, pid, tid, op[2], "/tmp/x", 0)
+    if kind == "job":
+        return jobs.job_seen(state, {"job": f"T{op[1] + 1:04d}.train.1", "state": op[2], "pid": op[1]})
+    if kind == "report":
+        job = state.jobs.get(f"T{op[1] + 1:04d}.train.1")
+        first = job.journal_seq + 1 if job else 1
+        records = [{"seq": first + i, "type": k, "data": {"i": i}} for i, k in enumerate(op[2])]
+        return jobs.job_reports(state, f"T{op[1] + 1:04d}.train.1", records)
     if op[1]:
         return c.delete_pretrained_model(state, pick(state.pretrained_models, op[2]))
     return c.delete_exported_model(state, pick(state.exported_models, op[2]))

@@ -14,6 +14,7 @@ from pdxsrv.domain.state import (
     Counters,
     Dataset,
     ExportedModel,
+    Job,
     PretrainedModel,
     Project,
     Task,
@@ -106,6 +107,25 @@ def _exported_model_deleted(s: Workspace, e: ev.ExportedModelDeleted, ts: float)
     return evolve(s, exported_models=s.exported_models.delete(e.id))
 
 
+def _job_spawned(s: Workspace, e: ev.JobSpawned, ts: float) -> Workspace:
+    return evolve(s, jobs=s.jobs.set(e.id, Job(e.id, e.kind, e.subject, ts, list(e.gpus))))
+
+
+def _job_state_changed(s: Workspace, e: ev.JobStateChanged, ts: float) -> Workspace:
+    job = evolve(s.jobs[e.id], state=e.state, pid=e.pid, exit_code=e.exit_code, signal=e.signal,
+                 message=e.message, err_tail=list(e.err_tail))
+    return evolve(s, jobs=s.jobs.set(e.id, job))
+
+
+REPORT_FIELD = {"progress": "progress", "metric": "last_metric", "done": "result"}
+
+
+def _job_reported(s: Workspace, e: ev.JobReported, ts: float) -> Workspace:
+    field_name = REPORT_FIELD.get(e.kind)
+    changes = {field_name: e.data} if field_name else {}
+    return evolve(s, jobs=s.jobs.set(e.id, evolve(s.jobs[e.id], journal_seq=e.seq, **changes)))
+
+
 APPLIERS: dict[type, Callable[[Workspace, Any, float], Workspace]] = {
     ev.DatasetCreated: _dataset_created,
     ev.DatasetDeleted: _dataset_deleted,
@@ -121,6 +141,9 @@ APPLIERS: dict[type, Callable[[Workspace, Any, float], Workspace]] = {
     ev.PretrainedModelDeleted: _pretrained_model_deleted,
     ev.ExportedModelCreated: _exported_model_created,
     ev.ExportedModelDeleted: _exported_model_deleted,
+    ev.JobSpawned: _job_spawned,
+    ev.JobStateChanged: _job_state_changed,
+    ev.JobReported: _job_reported,
 }
 assert set(APPLIERS) == set(ev.CATALOG.values()), "every catalogued event type needs an applier"
 

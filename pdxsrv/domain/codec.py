@@ -19,7 +19,7 @@ from typing import Any
 from immutables import Map
 
 from pdxsrv.domain.enums import DatasetStatus, PretrainedModelStatus, TaskStatus
-from pdxsrv.domain.state import Counters, Dataset, ExportedModel, PretrainedModel, Project, Task, Workspace
+from pdxsrv.domain.state import Counters, Dataset, ExportedModel, Job, PretrainedModel, Project, Task, Workspace
 
 SNAPSHOT_VERSION = 1
 
@@ -29,6 +29,7 @@ COLLECTIONS: dict[str, type] = {
     "tasks": Task,
     "pretrained_models": PretrainedModel,
     "exported_models": ExportedModel,
+    "jobs": Job,
 }
 # Fields stored as ints that are enums in the state.
 ENUM_FIELDS = {"status": {Dataset: DatasetStatus, Task: TaskStatus, PretrainedModel: PretrainedModelStatus}}

@@ -173,6 +173,47 @@ class ExportedModelDeleted:
     id: str
 
 
+@dataclass(frozen=True, slots=True)
+class JobSpawned:
+    """A job (a supervised process) was started, or first seen, for a task or dataset."""
+
+    TYPE: ClassVar[str] = "job.spawned"
+    VERSION: ClassVar[int] = 1
+    id: str
+    kind: str
+    subject: str
+    gpus: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class JobStateChanged:
+    """The supervisor reported a new state of a job (queued, running, stopping, exited, failed, killed, lost)."""
+
+    TYPE: ClassVar[str] = "job.state_changed"
+    VERSION: ClassVar[int] = 1
+    id: str
+    subject: str
+    state: str
+    pid: int = 0
+    exit_code: int | None = None
+    signal: int | None = None
+    message: str = ""
+    err_tail: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class JobReported:
+    """A job's journal record(s) up to journal seq `seq`: one per metric/log/done, progress coalesced."""
+
+    TYPE: ClassVar[str] = "job.reported"
+    VERSION: ClassVar[int] = 1
+    id: str
+    subject: str
+    seq: int
+    kind: str  # progress | metric | log | done
+    data: dict[str, Any] = field(default_factory=dict)
+
+
 CATALOG: dict[str, type] = {
     cls.TYPE: cls
     for cls in (
@@ -190,6 +231,9 @@ CATALOG: dict[str, type] = {
         PretrainedModelDeleted,
         ExportedModelCreated,
         ExportedModelDeleted,
+        JobSpawned,
+        JobStateChanged,
+        JobReported,
     )
 }
 

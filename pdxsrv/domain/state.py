@@ -89,6 +89,27 @@ class ExportedModel:
 
 
 @dataclass(frozen=True, slots=True)
+class Job:
+    """A supervised process working on a task or dataset, as far as its reports have reached the log."""
+
+    id: str
+    kind: str
+    subject: str
+    created: float
+    gpus: list[int] = field(default_factory=list)
+    state: str = "queued"
+    pid: int = 0
+    exit_code: int | None = None
+    signal: int | None = None
+    message: str = ""
+    err_tail: list[str] = field(default_factory=list)
+    journal_seq: int = 0  # the last journal record folded in (what a replay starts after)
+    progress: dict[str, Any] = field(default_factory=dict)  # the latest progress report
+    last_metric: dict[str, Any] = field(default_factory=dict)
+    result: dict[str, Any] = field(default_factory=dict)  # what done() reported
+
+
+@dataclass(frozen=True, slots=True)
 class Counters:
     """The highest number ever used per ID prefix; IDs are never reused."""
 
@@ -110,6 +131,7 @@ class Workspace:
     tasks: Map = Map()
     pretrained_models: Map = Map()
     exported_models: Map = Map()
+    jobs: Map = Map()
     project_tasks: Map = Map()  # derived index: pid -> Map(tid -> True)
 
 

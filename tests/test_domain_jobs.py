@@ -1,0 +1,55 @@
+"""Job commands: reports become events in order, once, with progress coalesced and never backwards."""
+
+from __future__ import annotations
+
+import pytest
+
+from eventlog import Record
+from pdxsrv.domain import jobs
+from pdxsrv.domain.apply import fold
+from pdxsrv.domain.events import to_log_event
+from pdxsrv.domain.state import EMPTY, Workspace
+
+
+def do(state: Workspace, command, *args) -> Workspace:
+    events = [to_log_event(e) for e in command(state, *args)]
+    return fold([Record(state.seq + i + 1, 0.0, e.type, e.v, e.data) for i, e in enumerate(events)], state)
+
+
+def rec(seq: int, kind: str, **data) -> dict:
+    return {"seq": seq, "ts": 0.0, "type": kind, "v": 1, "data": data}
+
+
+def test_a_new_job_is_recorded_with_its_subject_and_state() -> None:
+    s = do(EMPTY, jobs.job_seen, {"job": "T0001.train.1", "state": "running", "pid": 42, "gpus": [0]})
+    job = s.jobs["T0001.train.1"]
+    assert (job.subject, job.kind, job.state, job.pid, job.gpus) == ("T0001", "train", "running", 42, [0])
+    assert jobs.job_seen(s, {"job": "T0001.train.1", "state": "running", "pid": 42}) == []
+    s = do(s, jobs.job_seen, {"job": "T0001.train.1", "state": "failed", "pid": 42, "signal": 9,
+                              "err_tail": ["Killed"]})
+    assert (s.jobs["T0001.train.1"].state, s.jobs["T0001.train.1"].signal) == ("failed", 9)
+    assert jobs.job_seen(s, {"job": "T0001.train.1", "state": "running", "pid": 42}) == [], "terminal is final"
+    assert jobs.job_name("whatever") == ("", "external")
+
+
+def test_reports_are_deduplicated_coalesced_and_ordered() -> None:
+    s = do(EMPTY, jobs.job_seen, {"job": "D0001.import.1", "state": "running"})
+    batch = [rec(1, "progress", step=1), rec(2, "progress", step=2), rec(3, "metric", acc=0.5),
+             rec(4, "progress", step=3), rec(5, "log", message="x"), rec(6, "progress", step=4)]
+    events = jobs.job_reports(s, "D0001.import.1", batch)
+    assert [(e.kind, e.seq) for e in events] == [("progress", 2), ("metric", 3), ("progress", 4), ("log", 5),
+                                                 ("progress", 6)]
+    s = do(s, jobs.job_reports, "D0001.import.1", batch)
+    job = s.jobs["D0001.import.1"]
+    assert (job.journal_seq, job.progress, job.last_metric) == (6, {"step": 4}, {"acc": 0.5})
+    assert jobs.job_reports(s, "D0001.import.1", batch) == [], "a replay of what the log holds adds nothing"
+    with pytest.raises(jobs.JournalGap) as info:
+        jobs.job_reports(s, "D0001.import.1", [rec(8, "progress", step=9)])
+    assert (info.value.expected, info.value.got) == (7, 8)
+
+
+def test_an_active_job_the_supervisor_forgot_is_lost() -> None:
+    s = do(EMPTY, jobs.job_seen, {"job": "T0002.train.1", "state": "running", "pid": 7})
+    s = do(s, jobs.job_missing, "T0002.train.1", "the supervisor does not know it")
+    assert s.jobs["T0002.train.1"].state == "lost"
+    assert jobs.job_missing(s, "T0002.train.1", "again") == []

@@ -125,7 +125,7 @@ def bench_posts(base: str, total: int, seconds: int) -> tuple[float, float]:
         else:
             ws = os.path.join(base, f"post-{name}")
             proc = start([sys.executable, "-m", "pdxsrv", "serve", "--workspace", ws, "--port", str(port),
-                          "--log-level", "WARNING"], port)
+                          "--log-level", "WARNING", "--no-supervisor"], port)
         try:
             rates[name] = load(f"http://127.0.0.1:{port}/dataset", total, 64, seconds)
             if name.startswith("pdxsrv"):  # every answered POST created a dataset, durably
@@ -190,7 +190,7 @@ def main() -> None:
         port = free_port()
         t0 = time.perf_counter()
         proc = start([sys.executable, "-m", "pdxsrv", "serve", "--workspace", ws, "--port", str(port),
-                      "--log-level", "WARNING"], port)
+                      "--log-level", "WARNING", "--no-supervisor"], port)
         opened = time.perf_counter() - t0
         try:
             url = f"http://127.0.0.1:{port}/project/task"

@@ -26,6 +26,10 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-path", action="append", default=[], metavar="DIR",
         help="a directory clients may name (dataset sources, export targets); repeatable. The workspace always is",
     )
+    serve.add_argument(
+        "--no-supervisor", action="store_true",
+        help="do not start or follow the job supervisor (no job can run; for tools and tests of the API alone)",
+    )
     serve.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every request")
     serve.add_argument(
         "--honest-status", action="store_true",
@@ -33,9 +37,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
+    sup = sub.add_parser("supervisor", help="the workspace's job supervisor")
+    sup_sub = sup.add_subparsers(dest="supervisor_command", required=True)
+    status = sup_sub.add_parser("status", help="the supervisor and its jobs: state, pid, GPUs, runtime")
+    status.add_argument("--workspace", required=True, help="workspace directory")
+    status.set_defaults(handler=supervisor_status)
+
     events = sub.add_parser("events", help="audit, verify, repair and replay a workspace's event log")
     events_cmd.add_commands(events.add_subparsers(dest="events_command", required=True))
     return parser
+
+
+def supervisor_status(args: argparse.Namespace) -> int:
+    """pdxsrv supervisor status: exit 0 when the supervisor answers."""
+    import os
+    import time
+
+    from pdxsrv.supervision import endpoint_for
+    from supervisor.client import Client, SupervisorUnavailable
+
+    endpoint = endpoint_for(os.path.realpath(args.workspace))
+    client = Client(endpoint, timeout=1.0, retries=1)
+    try:
+        ping = client.ping()
+        jobs = client.list()
+    except SupervisorUnavailable:
+        print(f"no supervisor answers at {endpoint}")
+        return 1
+    finally:
+        client.close()
+    print(f"supervisor pid {ping['pid']} at {endpoint}, up {time.time() - ping['started']:.0f} s, {len(jobs)} job(s)")
+    for job in jobs:
+        end = job.get("ended") or time.time()
+        runtime = f"{end - job['started']:.0f} s" if job.get("started") else "-"
+        gpus = ",".join(map(str, job.get("gpus") or [])) or "cpu"
+        print(f"  {job['job']:<24} {job['state']:<9} pid {job.get('pid') or '-':<8} gpus {gpus:<6} {runtime}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(
                 args.workspace, args.host, args.port, snapshot_every=args.snapshot_every,
                 allow_paths=tuple(args.allow_path), token=args.token, honest_status=args.honest_status,
+                supervise=not args.no_supervisor,
             ))
             return 0
         return args.handler(args)

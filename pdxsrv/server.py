@@ -15,6 +15,8 @@ from pdxsrv import files
 from pdxsrv.api.base import Context, NotFoundHandler
 from pdxsrv.api.routes import make_routes
 from pdxsrv.store import DEFAULT_SNAPSHOT_EVERY, Store
+from pdxsrv.supervision import Supervision
+from supervisor.client import SupervisorError, SupervisorUnavailable
 
 log = logging.getLogger("pdxsrv")
 
@@ -37,6 +39,7 @@ async def serve(
     allow_paths: tuple[str, ...] = (),
     token: str | None = None,
     honest_status: bool = False,
+    supervise: bool = True,
 ) -> None:
     """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it."""
     store = Store(workspace, snapshot_every=snapshot_every)
@@ -45,6 +48,13 @@ async def serve(
     log.info("workspace %s: %d events, state at seq %d", store.root, store.log.last_seq, store.state.seq)
     for path in files.remove_orphans(store.root, store.state):
         log.info("removed %s: what it belonged to was deleted before a crash could clean it up", path)
+    supervision = Supervision(store) if supervise else None
+    if supervision is not None:
+        try:
+            await supervision.start()
+        except (SupervisorUnavailable, SupervisorError) as exc:
+            await store.aclose()
+            raise OSError(f"cannot reach or start the job supervisor at {supervision.endpoint}: {exc}") from None
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
     ctx = Context(store, roots, token, honest_status)
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
@@ -64,5 +74,7 @@ async def serve(
     log.info("stopping: no new requests, finishing the log, writing a snapshot")
     server.stop()
     await server.close_all_connections()
+    if supervision is not None:
+        await supervision.close()  # the supervisor and its jobs keep running
     await store.aclose()
     log.info("stopped cleanly at seq %d", store.state.seq)

@@ -33,8 +33,11 @@ def pdxsrv(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]
 class Server:
     """A `pdxsrv serve` process."""
 
-    def __init__(self, workspace: str, *extra: str) -> None:
+    def __init__(self, workspace: str, *extra: str, supervise: bool = False) -> None:
+        """Start serving; without `supervise` no job supervisor is started (the API alone is tested)."""
         self.workspace = workspace
+        self.supervise = supervise
+        extra = extra if supervise else ("--no-supervisor", *extra)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="pdxsrv-serve-", suffix=".log")  # a pipe could fill up
@@ -78,14 +81,27 @@ class Server:
             self.proc.send_signal(sig)
         return self.proc.wait(timeout=60)
 
+    def shutdown_supervisor(self) -> None:
+        """Stop the workspace's supervisor, which outlives the server by design."""
+        from pdxsrv.supervision import endpoint_for
+        from supervisor.client import Client, SupervisorUnavailable
+
+        client = Client(endpoint_for(self.workspace), timeout=1.0, retries=1)
+        try:
+            client.shutdown()
+        except SupervisorUnavailable:
+            pass
+        finally:
+            client.close()
+
 
 @pytest.fixture
 def serve(tmp_path: Any) -> Iterator[Any]:
     """Start servers on workspaces; every one is stopped at the end of the test."""
     started: list[Server] = []
 
-    def start(workspace: str | None = None, *extra: str) -> Server:
-        server = Server(workspace or str(tmp_path / "ws"), *extra)
+    def start(workspace: str | None = None, *extra: str, supervise: bool = False) -> Server:
+        server = Server(workspace or str(tmp_path / "ws"), *extra, supervise=supervise)
         started.append(server)
         return server
 
@@ -94,6 +110,8 @@ def serve(tmp_path: Any) -> Iterator[Any]:
         if server.proc.poll() is None:
             server.proc.kill()
             server.proc.wait()
+        if server.supervise:
+            server.shutdown_supervisor()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,212 @@
+"""pdxsrv's side of the job supervisor: find or start it, mirror its jobs into the workspace log.
+
+* Each workspace has one supervisor, a detached process (it outlives pdxsrv), with its state in
+  `<workspace>/.pdxsrv/supervisor/` and its sockets under a short per-workspace runtime directory
+  (ipc socket paths are limited to about 100 bytes).
+* On start pdxsrv reconciles: every job the supervisor lists is recorded with its state; every
+  job the log says is active but the supervisor does not know becomes `lost`; every job's journal
+  is replayed from the last record the log holds, so nothing reported while pdxsrv was down is
+  missing, and nothing is recorded twice (records are deduplicated by journal seq).
+* Then it follows the supervisor's PUB stream. Metrics, logs, `done` and state changes are
+  appended at once, in order; step progress is coalesced (the latest wins) to at most one event
+  per job every PROGRESS_INTERVAL seconds. A gap in a job's journal seqs is filled with
+  `replay_from`. Three missed heartbeats mean the supervisor died: pdxsrv starts a new one (which
+  re-adopts the live jobs) and reconciles again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Any
+
+import msgpack
+import zmq
+import zmq.asyncio
+
+from pdxsrv.domain import jobs
+from pdxsrv.domain.errors import DomainError
+from pdxsrv.store import Store
+from supervisor import protocol
+from supervisor.client import AsyncClient, SupervisorError, SupervisorUnavailable
+
+log = logging.getLogger("pdxsrv.supervision")
+
+PROGRESS_INTERVAL = 0.05
+HEARTBEAT_MISSES = 3
+START_TIMEOUT = 15.0
+
+
+def endpoint_for(root: str) -> str:
+    """The supervisor endpoint of a workspace (an ipc path derived from its real path)."""
+    digest = hashlib.sha1(os.path.realpath(root).encode()).hexdigest()[:16]
+    base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
+    return f"ipc://{base}/pdxsrv-{os.getuid()}-{digest}/sup"
+
+
+def state_dir_for(root: str) -> str:
+    """Where the workspace's supervisor keeps its job records and log."""
+    return os.path.join(root, ".pdxsrv", "supervisor")
+
+
+def start_supervisor(root: str, endpoint: str) -> subprocess.Popen:
+    """Start a detached supervisor for the workspace; it logs to `<state dir>/supervisor.log`."""
+    state_dir = state_dir_for(root)
+    os.makedirs(state_dir, exist_ok=True)
+    os.makedirs(endpoint.removeprefix("ipc://").rsplit("/", 1)[0], mode=0o700, exist_ok=True)
+    with open(os.path.join(state_dir, "supervisor.log"), "ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "supervisor", "--endpoint", endpoint, "--state-dir", state_dir],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True,
+        )
+
+
+class Supervision:
+    """Keeps the workspace log in step with the supervisor's jobs."""
+
+    def __init__(self, store: Store, endpoint: str | None = None) -> None:
+        self.store = store
+        self.endpoint = endpoint or endpoint_for(store.root)
+        self.client = AsyncClient(self.endpoint, timeout=1.0, retries=2)
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._last_progress: dict[str, float] = {}
+        self._scheduled: set[str] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_heartbeat = time.monotonic()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._sub: zmq.asyncio.Socket | None = None
+
+    async def start(self) -> None:
+        """Find or start the supervisor, subscribe, reconcile, and follow it."""
+        self._subscribe()
+        await self._ensure_running()
+        await self.reconcile()
+        self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._watch_heartbeats())]
+
+    async def close(self) -> None:
+        """Stop following (the supervisor and its jobs keep running)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for job in list(self._pending):
+            await self._flush(job)
+        if self._sub is not None:
+            self._sub.close(linger=0)
+        self.client.close()
+
+    def _subscribe(self) -> None:
+        self._sub = zmq.asyncio.Context.instance().socket(zmq.SUB)
+        self._sub.setsockopt(zmq.SUBSCRIBE, b"job.")
+        self._sub.setsockopt(zmq.SUBSCRIBE, protocol.HB_TOPIC)
+        self._sub.connect(protocol.pub_endpoint(self.endpoint))
+
+    async def _ensure_running(self) -> None:
+        socket_file = self.endpoint.removeprefix("ipc://")
+        if not self.endpoint.startswith("ipc://") or os.path.exists(socket_file):
+            try:
+                await self.client.ping()
+                return
+            except SupervisorUnavailable:
+                pass
+        log.info("starting a supervisor for %s at %s", self.store.root, self.endpoint)
+        start_supervisor(self.store.root, self.endpoint)
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            try:
+                await self.client.ping()
+                self._last_heartbeat = time.monotonic()
+                return
+            except SupervisorUnavailable:
+                if time.monotonic() > deadline:
+                    raise
+
+    async def reconcile(self) -> None:
+        """Record every job the supervisor knows, catch up their journals, and mark forgotten jobs lost."""
+        infos = {info["job"]: info for info in await self.client.list()}
+        for info in infos.values():
+            await self._record_state(info)
+        for job in list(self.store.state.jobs.values()):
+            if job.id in infos:
+                await self._catch_up(job.id)
+            elif job.state in jobs.ACTIVE:
+                await self.store.execute(
+                    jobs.job_missing, job.id,
+                    "the supervisor does not know this job: it ended while nothing watched it (supervisor state lost)",
+                )
+
+    async def _catch_up(self, job_id: str, pending: list[dict[str, Any]] | None = None) -> None:
+        seq = self.store.state.jobs[job_id].journal_seq
+        replay = await self.client.replay_from(job_id, seq + 1)
+        records = replay["records"] + (pending or [])
+        await self.store.execute(jobs.job_reports, job_id, records)
+
+    async def _record_state(self, info: dict[str, Any]) -> None:
+        await self._flush(info["job"])  # what the job reported comes before its new state
+        if info.get("state") in jobs.TERMINAL and info["job"] in self.store.state.jobs:
+            await self._catch_up(info["job"])  # everything it reported, before it is recorded as ended
+        await self.store.execute(jobs.job_seen, info)
+
+    async def _follow(self) -> None:
+        assert self._sub is not None
+        while True:
+            topic, body = await self._sub.recv_multipart()
+            message = msgpack.unpackb(body, raw=False)
+            try:
+                if topic == protocol.HB_TOPIC:
+                    self._last_heartbeat = time.monotonic()
+                elif message.get("kind") == "state":
+                    await self._record_state(message["info"])
+                elif message.get("kind") == "journal":
+                    self._queue(message["job"], message["record"])
+            except (DomainError, SupervisorError, SupervisorUnavailable) as exc:
+                log.warning("could not record %s from the supervisor: %s", topic.decode(errors="replace"), exc)
+
+    def _queue(self, job: str, record: dict[str, Any]) -> None:
+        self._pending.setdefault(job, []).append(record)
+        due = self._last_progress.get(job, 0.0) + PROGRESS_INTERVAL
+        if record.get("type") != "progress" or time.monotonic() >= due:
+            asyncio.create_task(self._flush(job))
+        elif job not in self._scheduled:
+            self._scheduled.add(job)
+            asyncio.get_running_loop().call_at(
+                asyncio.get_running_loop().time() + max(0.0, due - time.monotonic()),
+                lambda: asyncio.create_task(self._flush(job)),
+            )
+
+    async def _flush(self, job: str) -> None:
+        self._scheduled.discard(job)
+        async with self._locks.setdefault(job, asyncio.Lock()):  # one job's records go in order
+            records = self._pending.pop(job, [])
+            if not records:
+                return
+            try:
+                if job not in self.store.state.jobs:
+                    await self.store.execute(jobs.job_seen, await self.client.status(job))
+                try:
+                    await self.store.execute(jobs.job_reports, job, records)
+                except jobs.JournalGap:
+                    await self._catch_up(job, records)
+            except (DomainError, SupervisorError, SupervisorUnavailable) as exc:
+                log.warning("could not record the reports of job %s (a later replay will): %s", job, exc)
+            if any(r.get("type") == "progress" for r in records):
+                self._last_progress[job] = time.monotonic()
+
+    async def _watch_heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(protocol.HEARTBEAT_INTERVAL)
+            silent = time.monotonic() - self._last_heartbeat
+            if silent < HEARTBEAT_MISSES * protocol.HEARTBEAT_INTERVAL + 0.5:
+                continue
+            log.warning("no heartbeat from the supervisor for %.1f s: starting a new one", silent)
+            try:
+                await self._ensure_running()
+                await self.reconcile()
+            except (SupervisorUnavailable, SupervisorError, DomainError) as exc:
+                log.error("could not restart the supervisor: %s", exc)
+            self._last_heartbeat = time.monotonic()

@@ -96,7 +96,10 @@ class JobProcess:
 
     def exit_facts(self, cwd: str) -> ExitFacts:
         """How the (ended) runner's command ended: exit.msgpack, else the runner's own status."""
-        return read_exit_facts(cwd, self.pid, self.popen.returncode if self.popen is not None else None)
+        facts = read_exit_facts(cwd, self.pid, self.popen.returncode if self.popen is not None else None)
+        if not facts.recorded and facts.exit_code is None and facts.signal is None and self.kill_sent:
+            return ExitFacts(None, signal.SIGKILL.value, None, False)  # adopted: we sent the SIGKILL ourselves
+        return facts
 
 
 def read_exit_facts(cwd: str, pid: int | None, runner_returncode: int | None = None) -> ExitFacts:

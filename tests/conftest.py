@@ -15,6 +15,8 @@ from typing import Any, Iterator
 
 import pytest
 
+from tests.supervisor_support import env  # noqa: F401  (a fixture of the supervisor tests)
+
 PYTHON = sys.executable
 
 
@@ -82,12 +84,19 @@ class Server:
         return self.proc.wait(timeout=60)
 
     def shutdown_supervisor(self) -> None:
-        """Stop the workspace's supervisor, which outlives the server by design."""
+        """Stop the workspace's jobs and supervisor, which outlive the server by design."""
         from pdxsrv.supervision import endpoint_for
         from supervisor.client import Client, SupervisorUnavailable
 
-        client = Client(endpoint_for(self.workspace), timeout=1.0, retries=1)
+        client = Client(endpoint_for(self.workspace), timeout=2.0, retries=1)
         try:
+            for job in client.list():
+                client.stop(job["job"], grace=1.0)
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and any(
+                j["state"] in ("queued", "starting", "running", "stopping") for j in client.list()
+            ):
+                time.sleep(0.1)
             client.shutdown()
         except SupervisorUnavailable:
             pass

@@ -1,0 +1,117 @@
+"""What a job calls to report: append to its journal, then PUSH the record to the supervisor.
+
+Record types written here: ``progress`` (not fsync'd: high rate), ``metric``, ``log`` and ``done``
+(fsync'd). The data of each is the keyword arguments given (``log``: ``{"message", "level"}``).
+The journal is the truth; the PUSH is a best-effort fast path (never blocks, bounded linger).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from typing import Any
+
+import zmq
+
+from eventlog import Event, EventLog
+from supervisor import protocol
+from supervisor.journal import journal_dir, record_map
+
+PUSH_LINGER_MS = 1000
+PUSH_HWM = 100_000
+
+
+class Reporter:
+    """Writes one job's journal and pushes each record to the supervisor."""
+
+    def __init__(self, job: str, job_dir: str, notify: str | None) -> None:
+        self.job = job
+        self.log = EventLog(journal_dir(job_dir))
+        self._ctx: zmq.Context | None = None
+        self._push: zmq.Socket | None = None
+        if notify:
+            self._ctx = zmq.Context()
+            self._push = self._ctx.socket(zmq.PUSH)
+            self._push.setsockopt(zmq.LINGER, PUSH_LINGER_MS)
+            self._push.setsockopt(zmq.SNDHWM, PUSH_HWM)
+            self._push.connect(notify)
+
+    @classmethod
+    def from_env(cls) -> "Reporter":
+        """A reporter for the job the supervisor started this process as (SUPERVISOR_* variables)."""
+        job_dir = os.environ.get("SUPERVISOR_JOB_DIR") or os.getcwd()
+        return cls(os.environ.get("SUPERVISOR_JOB", ""), job_dir, os.environ.get("SUPERVISOR_NOTIFY"))
+
+    def append(self, type_: str, data: Any, *, sync: bool = True) -> dict[str, Any]:
+        """Append one record and push it; return it as a map."""
+        (record,) = self.log.append_sync([Event(type_, data)], sync=sync)
+        entry = record_map(record)
+        if self._push is not None:
+            try:
+                self._push.send(protocol.pack({"job": self.job, "record": entry}), flags=zmq.NOBLOCK)
+            except zmq.Again:
+                pass  # nobody listens or the queue is full: the journal still has it
+        return entry
+
+    def progress(self, **kv: Any) -> dict[str, Any]:
+        """Report progress (written, not fsync'd)."""
+        return self.append("progress", kv, sync=False)
+
+    def metric(self, **kv: Any) -> dict[str, Any]:
+        """Report metrics."""
+        return self.append("metric", kv)
+
+    def log_message(self, message: str, level: str = "info") -> dict[str, Any]:
+        """Report a log line."""
+        return self.append("log", {"message": message, "level": level})
+
+    def done(self, **result: Any) -> dict[str, Any]:
+        """Report the job's result."""
+        return self.append("done", result)
+
+    def close(self) -> None:
+        """Close the journal and the socket (waits at most PUSH_LINGER_MS for unsent records)."""
+        if self._push is not None and self._ctx is not None:
+            self._push.close()
+            self._ctx.term()
+            self._push = self._ctx = None
+        self.log.close()
+
+
+_default: Reporter | None = None
+
+
+def default_reporter() -> Reporter:
+    """The process-wide reporter, created from the environment on first use."""
+    global _default
+    if _default is None:
+        _default = Reporter.from_env()
+        atexit.register(_close_default)
+    return _default
+
+
+def _close_default() -> None:
+    global _default
+    if _default is not None:
+        _default.close()
+        _default = None
+
+
+def progress(**kv: Any) -> dict[str, Any]:
+    """Report progress through the default reporter."""
+    return default_reporter().progress(**kv)
+
+
+def metric(**kv: Any) -> dict[str, Any]:
+    """Report metrics through the default reporter."""
+    return default_reporter().metric(**kv)
+
+
+def log(message: str, level: str = "info") -> dict[str, Any]:
+    """Report a log line through the default reporter."""
+    return default_reporter().log_message(message, level)
+
+
+def done(**result: Any) -> dict[str, Any]:
+    """Report the result through the default reporter."""
+    return default_reporter().done(**result)

@@ -81,13 +81,23 @@ class Supervision:
         self._last_heartbeat = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._sub: zmq.asyncio.Socket | None = None
+        self._connected = asyncio.Event()
 
     async def start(self) -> None:
-        """Find or start the supervisor, subscribe, reconcile, and follow it."""
+        """Find or start the supervisor, follow its stream, and reconcile once the stream is live.
+
+        A SUB socket misses what is published before it is connected, so reconciling waits for
+        the first heartbeat: every change after it arrives on the stream, everything before it
+        is in the supervisor's list and the journals.
+        """
         self._subscribe()
         await self._ensure_running()
-        await self.reconcile()
         self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._watch_heartbeats())]
+        try:
+            await asyncio.wait_for(self._connected.wait(), HEARTBEAT_MISSES * protocol.HEARTBEAT_INTERVAL + 2)
+        except asyncio.TimeoutError:
+            log.warning("no heartbeat from the supervisor yet; reconciling anyway")
+        await self.reconcile()
 
     async def close(self) -> None:
         """Stop following (the supervisor and its jobs keep running)."""
@@ -160,6 +170,7 @@ class Supervision:
             try:
                 if topic == protocol.HB_TOPIC:
                     self._last_heartbeat = time.monotonic()
+                    self._connected.set()
                 elif message.get("kind") == "state":
                     await self._record_state(message["info"])
                 elif message.get("kind") == "journal":

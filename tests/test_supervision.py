@@ -11,6 +11,8 @@ from eventlog import read_records
 from pdxsrv.domain.apply import fold
 from pdxsrv.store import events_dir
 from pdxsrv.supervision import endpoint_for
+from pdxsrv.client import Client as ApiClient
+from pdxsrv.domain.enums import TaskStatus
 from supervisor.client import Client
 from tests.conftest import Server, pdxsrv
 
@@ -62,23 +64,66 @@ def test_1000_reports_arrive_once_and_in_order_across_a_kill_9_of_pdxsrv(tmp_pat
         client.close()
 
 
-def test_a_job_killed_with_signal_9_shows_as_failed_with_the_signal_and_err_tail(tmp_path) -> None:
+def a_task(server: Server) -> str:
+    c = ApiClient(server.url)
+    did = c.create_dataset("d", "classification")["did"]
+    pid = c.create_project("p", "classification")["pid"]
+    c.set_attributes("project", pid, {"did": did})
+    return c.create_task(pid, {"model": "MobileNetV2"})["tid"]
+
+
+def test_a_job_killed_with_signal_9_fails_its_task_with_the_signal_and_err_tail(tmp_path) -> None:
     ws = str(tmp_path / "ws")
-    job_dir = os.path.join(ws, "jobs", "T0002.train.1")
+    job_dir = os.path.join(ws, "jobs", "T0001.train.1")
     server = Server(ws, supervise=True)
     client = Client(endpoint_for(ws))
     try:
-        client.spawn("T0002.train.1", [sys.executable, JOB, "--sleep", "600", "--stderr", "loading data..."], job_dir)
+        assert a_task(server) == "T0001"
+        client.spawn("T0001.train.1", [sys.executable, JOB, "--sleep", "600", "--stderr", "loading data..."], job_dir)
         pid = int(wait_for(lambda: os.path.exists(os.path.join(job_dir, "job.pid")) and
                            open(os.path.join(job_dir, "job.pid")).read(), what="the job's pid"))
-        wait_for(lambda: (j := state_of(ws).jobs.get("T0002.train.1")) and j.state == "running", what="running")
+        task = ApiClient(server.url)
+        wait_for(lambda: task.task("T0001")["task_status"] == TaskStatus.XTRAINING, what="the task to train")
         os.kill(pid, signal.SIGKILL)  # (bench/progress_bench.py measures how soon the failure is recorded)
-        job = wait_for(lambda: (j := state_of(ws).jobs["T0002.train.1"]).state == "failed" and j, timeout=10,
-                       what="the failure")
-        assert job.signal == signal.SIGKILL and any("loading data" in line for line in job.err_tail)
+        answer = wait_for(lambda: (a := task.task("T0001"))["task_status"] == TaskStatus.XTRAINFAIL and a,
+                          timeout=10, what="the task's failure")
+        assert "signal 9 (SIGKILL)" in answer["message"] and "loading data..." in answer["message"]
         status = pdxsrv("supervisor", "status", "--workspace", ws)
-        assert status.returncode == 0 and "T0002.train.1" in status.stdout and "failed" in status.stdout
+        assert status.returncode == 0 and "T0001.train.1" in status.stdout and "failed" in status.stdout
     finally:
         server.stop()
         server.shutdown_supervisor()
         client.close()
+
+
+def test_pdxsrv_restarts_a_killed_supervisor_and_the_job_is_re_adopted(tmp_path) -> None:
+    ws = str(tmp_path / "ws")
+    job_dir = os.path.join(ws, "jobs", "T0001.train.1")
+    server = Server(ws, supervise=True)
+    client = Client(endpoint_for(ws))
+    try:
+        a_task(server)
+        client.spawn("T0001.train.1", [sys.executable, JOB, "--count", "200", "--pause-at", "100",
+                                       "--wait-file", os.path.join(job_dir, "go")], job_dir)
+        wait_for(lambda: (j := state_of(ws).jobs.get("T0001.train.1")) and j.journal_seq >= 100, what="100 reports")
+        old = client.ping()["pid"]
+        os.kill(old, signal.SIGKILL)
+        new = wait_for(lambda: _ping(client), timeout=30, what="pdxsrv to start a new supervisor")
+        assert new != old
+        open(os.path.join(job_dir, "go"), "w").close()
+        job = wait_for(lambda: (j := state_of(ws).jobs["T0001.train.1"]).state == "exited" and j, what="exited")
+        assert job.journal_seq == 201 and job.result == {"steps": 200}
+        assert ApiClient(server.url).task("T0001")["task_status"] == TaskStatus.XTRAINDONE
+    finally:
+        server.stop()
+        server.shutdown_supervisor()
+        client.close()
+
+
+def _ping(client: Client) -> int | None:
+    from supervisor.client import SupervisorUnavailable
+
+    try:
+        return client.ping()["pid"]
+    except SupervisorUnavailable:
+        return None

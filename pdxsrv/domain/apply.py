@@ -9,6 +9,7 @@ from immutables import Map
 from eventlog import Record
 from pdxsrv.domain import events as ev
 from pdxsrv.domain.ids import parse_id
+from pdxsrv.domain.jobs import TASK_STATUS_OF_JOB, job_outcome
 from pdxsrv.domain.state import (
     EMPTY,
     Counters,
@@ -114,7 +115,12 @@ def _job_spawned(s: Workspace, e: ev.JobSpawned, ts: float) -> Workspace:
 def _job_state_changed(s: Workspace, e: ev.JobStateChanged, ts: float) -> Workspace:
     job = evolve(s.jobs[e.id], state=e.state, pid=e.pid, exit_code=e.exit_code, signal=e.signal,
                  message=e.message, err_tail=list(e.err_tail))
-    return evolve(s, jobs=s.jobs.set(e.id, job))
+    s = evolve(s, jobs=s.jobs.set(e.id, job))
+    status = TASK_STATUS_OF_JOB.get(job.kind, {}).get(e.state)
+    if status is None or job.subject not in s.tasks:
+        return s
+    task = evolve(s.tasks[job.subject], status=status, message=job_outcome(job))
+    return evolve(s, tasks=s.tasks.set(job.subject, task))
 
 
 REPORT_FIELD = {"progress": "progress", "metric": "last_metric", "done": "result"}

@@ -6,13 +6,21 @@ Job IDs name what they work on: `<task or dataset id>.<kind>.<n>`, e.g. `T0001.t
 from __future__ import annotations
 
 import re
+import signal
 from typing import Any, Mapping, Sequence
 
 from pdxsrv.domain import events as ev
+from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.errors import DomainError, NotFound
-from pdxsrv.domain.state import Workspace
+from pdxsrv.domain.state import Job, Workspace
 
 ACTIVE = frozenset({"queued", "starting", "running", "stopping"})
+_TRAINING = {state: TaskStatus.XTRAINING for state in ("queued", "starting", "running", "stopping")}
+# What a task's status becomes when a job of that kind changes state (more kinds come with their jobs).
+TASK_STATUS_OF_JOB: dict[str, dict[str, TaskStatus]] = {
+    "train": {**_TRAINING, "exited": TaskStatus.XTRAINDONE, "killed": TaskStatus.XTRAINEXIT,
+              "failed": TaskStatus.XTRAINFAIL, "lost": TaskStatus.XTRAINFAIL},
+}
 TERMINAL = frozenset({"exited", "failed", "killed", "lost"})
 REPORT_KINDS = frozenset({"progress", "metric", "log", "done"})
 _JOB_ID = re.compile(r"^((?:D|T)\d{4,})\.([A-Za-z_]+)\.\d+$")
@@ -32,6 +40,29 @@ def job_name(job_id: str) -> tuple[str, str]:
     """(subject, kind) of a job ID; ('', 'external') for an ID that does not follow the convention."""
     match = _JOB_ID.match(job_id)
     return (match.group(1), match.group(2)) if match else ("", "external")
+
+
+def job_outcome(job: Job) -> str:
+    """A person's account of how a job stands, for the `message` of its task."""
+    if job.state in ACTIVE:
+        return f"job {job.id} is {job.state}"
+    if job.signal:
+        how = f"was killed by signal {job.signal} ({_signal_name(job.signal)})"
+    elif job.exit_code not in (None, 0):
+        how = f"exited with code {job.exit_code}"
+    else:
+        how = {"exited": "finished", "killed": "was stopped", "lost": "was lost"}.get(job.state, job.state)
+    text = f"job {job.id} {how}" + (f": {job.message}" if job.message else "")
+    if job.state in ("failed", "lost") and job.err_tail:
+        text += "\nlast lines of err.log:\n" + "\n".join(job.err_tail[-10:])
+    return text
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "unknown signal"
 
 
 def job_seen(state: Workspace, info: Mapping[str, Any]) -> list[Any]:

@@ -20,7 +20,7 @@ PYTHON = sys.executable
 FAKE_JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_job.py")
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+def wait_for(predicate: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
     """Poll `predicate` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 
 from eventlog import read_records
 from pdxsrv.domain.apply import fold
@@ -15,23 +14,13 @@ from pdxsrv.client import Client as ApiClient
 from pdxsrv.domain.enums import TaskStatus
 from supervisor.client import Client
 from tests.conftest import Server, pdxsrv
+from tests.supervisor_support import wait_for
 
 JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reporting_job.py")
 
 
 def state_of(ws: str):
     return fold(read_records(events_dir(ws)))
-
-
-def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def test_1000_reports_arrive_once_and_in_order_across_a_kill_9_of_pdxsrv(tmp_path) -> None:

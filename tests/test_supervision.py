@@ -10,6 +10,7 @@ from eventlog import read_records
 from pdxsrv.domain.apply import fold
 from pdxsrv.store import events_dir
 from pdxsrv.supervision import endpoint_for
+from pdxsrv.client import ApiError
 from pdxsrv.client import Client as ApiClient
 from pdxsrv.domain.enums import TaskStatus
 from supervisor.client import Client
@@ -73,6 +74,12 @@ def test_a_job_killed_with_signal_9_fails_its_task_with_the_signal_and_err_tail(
                            open(os.path.join(job_dir, "job.pid")).read(), what="the job's pid"))
         task = ApiClient(server.url)
         wait_for(lambda: task.task("T0001")["task_status"] == TaskStatus.XTRAINING, what="the task to train")
+        for attempt in (lambda: task.delete_task("T0001"), lambda: task.delete_project("P0001")):
+            try:
+                attempt()
+                raise AssertionError("a task whose job runs was deleted")
+            except ApiError as refused:
+                assert refused.code == "conflict" and "stop it first" in refused.message
         os.kill(pid, signal.SIGKILL)  # (bench/progress_bench.py measures how soon the failure is recorded)
         answer = wait_for(lambda: (a := task.task("T0001"))["task_status"] == TaskStatus.XTRAINFAIL and a,
                           timeout=10, what="the task's failure")

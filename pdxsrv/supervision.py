@@ -78,6 +78,7 @@ class Supervision:
         self._last_progress: dict[str, float] = {}
         self._scheduled: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._flushes: set[asyncio.Task[None]] = set()  # referenced until done (asyncio keeps only weak refs)
         self._last_heartbeat = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._sub: zmq.asyncio.Socket | None = None
@@ -182,13 +183,15 @@ class Supervision:
         self._pending.setdefault(job, []).append(record)
         due = self._last_progress.get(job, 0.0) + PROGRESS_INTERVAL
         if record.get("type") != "progress" or time.monotonic() >= due:
-            asyncio.create_task(self._flush(job))
+            self._flush_soon(job)
         elif job not in self._scheduled:
             self._scheduled.add(job)
-            asyncio.get_running_loop().call_at(
-                asyncio.get_running_loop().time() + max(0.0, due - time.monotonic()),
-                lambda: asyncio.create_task(self._flush(job)),
-            )
+            asyncio.get_running_loop().call_later(max(0.0, due - time.monotonic()), self._flush_soon, job)
+
+    def _flush_soon(self, job: str) -> None:
+        task = asyncio.create_task(self._flush(job))
+        self._flushes.add(task)
+        task.add_done_callback(self._flushes.discard)
 
     async def _flush(self, job: str) -> None:
         self._scheduled.discard(job)

@@ -47,7 +47,10 @@ class EventStreamHandler(APIHandler):
         wanted = {self.args[k] for k in ("tid", "did", "pid") if self.args[k] is not None}
         types = self.args["type"] or []
         feed, log = self.store.feed, self.store.log
-        self.flush()
+        try:
+            await self.flush()  # the headers: the client knows it is connected
+        except StreamClosedError:
+            return
         while not self.request.connection.stream.closed():
             records = feed.after(last)
             if records is None:  # older than what is kept in memory: read the log, off the loop

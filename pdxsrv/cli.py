@@ -8,7 +8,7 @@ import logging
 import sys
 
 from eventlog import CorruptLog
-from pdxsrv import events_cmd
+from pdxsrv import demo_cmd, events_cmd
 from pdxsrv.domain.events import UnknownEvent
 from pdxsrv.store import WorkspaceLocked
 
@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     status = sup_sub.add_parser("status", help="the supervisor and its jobs: state, pid, GPUs, runtime")
     status.add_argument("--workspace", required=True, help="workspace directory")
     status.set_defaults(handler=supervisor_status)
+
+    demo = sub.add_parser("demo", help="demo data: generate small, learnable datasets of every type")
+    demo_cmd.add_commands(demo.add_subparsers(dest="demo_command", required=True))
 
     events = sub.add_parser("events", help="audit, verify, repair and replay a workspace's event log")
     events_cmd.add_commands(events.add_subparsers(dest="events_command", required=True))

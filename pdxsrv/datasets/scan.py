@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from pdxsrv.datasets.details import with_split
+
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"})
 Progress = Callable[[int, int], None]  # (files checked, files to check)
 
@@ -40,23 +42,16 @@ class Scan:
 
     def details(self) -> dict[str, Any]:
         """The original's `details` keys (GET /dataset/details), plus per-class counts and image sizes."""
-        split = self.split or {"train": [], "val": [], "test": []}
+        split = self.split or {}
         details: dict[str, Any] = {
             "file_info": self.file_info,
             "label_info": self.label_info,
             "labels": self.labels,
-            "train_files": split["train"],
-            "val_files": split["val"],
-            "test_files": split.get("test", []),
             "class_counts": {label: len(images) for label, images in self.label_info.items()},
             "image_stats": self.image_stats,
             "bands": self.bands,
         }
-        for part in ("train", "val", "test"):
-            chosen = set(split.get(part, []))
-            details[f"class_{part}_file_list"] = {
-                label: [image for image in images if image in chosen] for label, images in self.label_info.items()
-            }
+        details = with_split(details, {part: split.get(part, []) for part in ("train", "val", "test")})
         details["fields"] = sorted(details)
         return details
 

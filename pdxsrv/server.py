@@ -56,7 +56,7 @@ async def serve(
             await store.aclose()
             raise OSError(f"cannot reach or start the job supervisor at {supervision.endpoint}: {exc}") from None
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
-    ctx = Context(store, roots, token, honest_status)
+    ctx = Context(store, roots, token, honest_status, supervision)
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
     try:
         sockets = tornado.netutil.bind_sockets(port, address=host)

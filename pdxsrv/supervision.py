@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import subprocess
@@ -99,6 +100,14 @@ class Supervision:
         except asyncio.TimeoutError:
             log.warning("no heartbeat from the supervisor yet; reconciling anyway")
         await self.reconcile()
+
+    async def spawn(self, job: str, kind: str, params: dict[str, Any]) -> None:
+        """Start `python -m pdxsrv.jobs <kind> <job dir>` with `params` in `<job dir>/job.json`."""
+        job_dir = os.path.join(self.store.root, ".pdxsrv", "jobs", job)
+        os.makedirs(job_dir, exist_ok=True)
+        with open(os.path.join(job_dir, "job.json"), "w", encoding="utf-8") as f:
+            json.dump(params, f, ensure_ascii=False)
+        await self.client.spawn(job, [sys.executable, "-m", "pdxsrv.jobs", kind, job_dir], job_dir)
 
     async def close(self) -> None:
         """Stop following (the supervisor and its jobs keep running)."""

@@ -43,6 +43,7 @@ class Context:
     roots: tuple[str, ...]
     token: str | None = None
     honest_status: bool = False
+    supervision: Any = None  # pdxsrv.supervision.Supervision, or None with --no-supervisor
 
 
 def _refuse_constant(name: str) -> None:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from typing import Any
 
 from pdxsrv import files
+from pdxsrv.datasets import details
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import NotAvailable
-from pdxsrv.api.render import dataset_attr
+from pdxsrv.api.render import dataset_attr, dataset_message
 from pdxsrv.domain import commands
-from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, DatasetStatus
-from pdxsrv.domain.errors import Conflict, InvalidArgument
+from pdxsrv.domain.commands import IMPORTED
+from pdxsrv.domain.errors import InvalidArgument
 from pdxsrv.domain.queries import in_order, projects_using
+from pdxsrv.domain.state import Dataset
 from pdxsrv.paths import confine
-
-IMPORTED = (DatasetStatus.XCOPYDONE, DatasetStatus.XSPLITED)
 
 
 class DatasetHandler(APIHandler):
@@ -26,11 +28,11 @@ class DatasetHandler(APIHandler):
         if self.args["did"] is not None:
             d = commands.get_dataset(state, self.args["did"])
             pids = [p.id for p in projects_using(state, d.id)]
-            self.ok(id=d.id, dataset_status=int(d.status), message=d.message,
+            self.ok(id=d.id, dataset_status=int(d.status), message=dataset_message(d),
                     attr={**dataset_attr(root, d), "pids": pids})
             return
         self.ok(datasets=[
-            {"id": d.id, "attr": {**dataset_attr(root, d), "dataset_status": int(d.status), "message": d.message}}
+            {"id": d.id, "attr": {**dataset_attr(root, d), "dataset_status": int(d.status), "message": dataset_message(d)}}
             for d in in_order(state.datasets)
         ])
 
@@ -45,9 +47,15 @@ class DatasetHandler(APIHandler):
         source = confine(self.args["path"], self.ctx.roots)
         if not os.path.isdir(source):
             raise InvalidArgument(f"path {self.args['path']!r} is not a directory; give the dataset's folder")
-        if dataset.status in ACTIVE_DATASET_STATUSES:
-            raise Conflict(f"dataset {dataset.id} is already being imported")
-        raise NotAvailable("importing datasets is not available in this build of pdxsrv yet; nothing was changed")
+        job = commands.next_job_id(state, dataset.id, "import")
+        commands.start_import(state, dataset.id, job, source)  # refuses before anything starts
+        if self.ctx.supervision is None:
+            raise NotAvailable("importing runs as a job, and this server runs with --no-supervisor")
+        target = files.dataset_dir(self.store.root, dataset.id)
+        await self.ctx.supervision.spawn(job, "import", {"dataset_type": dataset.type, "source": source,
+                                                         "target": target})
+        await self.store.execute(commands.start_import, dataset.id, job, source)
+        self.ok()
 
     async def delete(self) -> None:
         await self.store.execute(commands.delete_dataset, self.args["did"])
@@ -56,7 +64,7 @@ class DatasetHandler(APIHandler):
 
 
 class DatasetDetailsHandler(APIHandler):
-    """GET: the statistics of an imported dataset (None until it is imported)."""
+    """GET: the statistics and lists of an imported dataset (None until it is imported)."""
 
     async def get(self) -> None:
         state = await self.store.durable_state()
@@ -64,7 +72,16 @@ class DatasetDetailsHandler(APIHandler):
         if dataset.status not in IMPORTED:
             self.ok(details=None)
             return
-        raise NotAvailable("dataset details are not available in this build of pdxsrv yet")
+        self.ok(details=await asyncio.get_running_loop().run_in_executor(None, _details_of, self.store.root, dataset))
+
+
+def _details_of(root: str, dataset: Dataset) -> dict[str, Any]:
+    """The dataset's details, with the lists of its recorded split (if any)."""
+    found = details.load(files.dataset_dir(root, dataset.id))
+    if not dataset.split:
+        return found
+    s = dataset.split
+    return details.with_split(found, details.split_lists(found, dataset.type, s["val_split"], s["test_split"], s["seed"]))
 
 
 class DatasetSplitHandler(APIHandler):
@@ -73,14 +90,11 @@ class DatasetSplitHandler(APIHandler):
     async def put(self) -> None:
         state = await self.store.durable_state()
         dataset = commands.get_dataset(state, self.args["did"])
-        val, test = self.args["val_split"], self.args["test_split"]
-        if not 0 < val < 1 or not 0 <= test < 1 or val + test >= 1:
-            raise InvalidArgument(
-                f"val_split {val} and test_split {test} must be fractions with 0 < val_split, 0 <= test_split "
-                "and val_split + test_split < 1 (the rest is the training set)"
-            )
-        if dataset.status not in IMPORTED:
-            raise Conflict(
-                f"dataset {dataset.id} is not imported (status {dataset.status.name}); import it with PUT /dataset first"
-            )
-        raise NotAvailable("splitting datasets is not available in this build of pdxsrv yet; nothing was changed")
+        val, test, seed = self.args["val_split"], self.args["test_split"], self.args["seed"]
+        commands.split_dataset(state, dataset.id, val, test, seed, (0, 0, 0))  # refuses before reading files
+        found = await asyncio.get_running_loop().run_in_executor(
+            None, details.load, files.dataset_dir(self.store.root, dataset.id))
+        parts = details.split_lists(found, dataset.type, val, test, seed)
+        counts = (len(parts["train"]), len(parts["val"]), len(parts["test"]))
+        await self.store.execute(commands.split_dataset, dataset.id, val, test, seed, counts)
+        self.ok()

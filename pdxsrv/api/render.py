@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from pdxsrv import files
+from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.state import Dataset, ExportedModel, PretrainedModel, Project, Task, Workspace
 
 
@@ -24,6 +25,16 @@ def dataset_attr(root: str, d: Dataset) -> dict[str, Any]:
     """A dataset's `attr`."""
     return {"type": d.type, "id": d.id, "name": d.name, "path": files.dataset_dir(root, d.id), "desc": d.desc,
             "create_time": create_time(d.created)}
+
+
+def dataset_message(d: Dataset) -> Any:
+    """`message` of a dataset: the import's progress while it runs (a dict while copying, as the original)."""
+    progress = d.progress
+    if d.status == DatasetStatus.XCOPYING and progress.get("total"):
+        return {"percent": progress["done"] / progress["total"], "done": progress["done"], "total": progress["total"]}
+    if d.status == DatasetStatus.XCHECKING and progress.get("total"):
+        return f"checked {progress['done']} of {progress['total']} files"
+    return d.message
 
 
 def project_attr(root: str, p: Project) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from pdxsrv.api.task_jobs import (
 )
 from pdxsrv.api.tasks import TaskHandler, TaskParamsHandler
 from pdxsrv.api.workspace import WorkspaceHandler
+from pdxsrv.datasets.split import DEFAULT_SEED
 from pdxsrv.domain.commands import TYPES
 
 STRUCTS = ("dataset", "project", "task")
@@ -57,8 +58,9 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
         "GET": Op("Statistics of an imported dataset (null before import)", (DID,), ("details",)),
     }),
     ("/dataset/split", DatasetSplitHandler, {
-        "PUT": Op("Split an imported dataset", (DID, Arg("val_split", FLOAT, required=True),
-                                                Arg("test_split", FLOAT, default=0.0))),
+        "PUT": Op("Split an imported dataset (seeded: the same seed gives the same split)",
+                  (DID, Arg("val_split", FLOAT, required=True), Arg("test_split", FLOAT, default=0.0),
+                   Arg("seed", INT, default=DEFAULT_SEED))),
     }),
     ("/file", FileHandler, {
         "GET": Op("A file: images as base64 img_data, xml/log/txt/json/yaml/npy as is",

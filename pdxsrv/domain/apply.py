@@ -7,7 +7,9 @@ from typing import Any, Callable, Iterable
 from immutables import Map
 
 from eventlog import Record
+from pdxsrv.domain import dataset_jobs
 from pdxsrv.domain import events as ev
+from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.ids import parse_id
 from pdxsrv.domain.jobs import TASK_STATUS_OF_JOB, job_outcome
 from pdxsrv.domain.state import (
@@ -41,6 +43,18 @@ def _dataset_deleted(s: Workspace, e: ev.DatasetDeleted, ts: float) -> Workspace
 
 def _dataset_attributes_set(s: Workspace, e: ev.DatasetAttributesSet, ts: float) -> Workspace:
     return evolve(s, datasets=s.datasets.set(e.id, evolve(s.datasets[e.id], **e.changes)))
+
+
+def _dataset_import_started(s: Workspace, e: ev.DatasetImportStarted, ts: float) -> Workspace:
+    dataset = evolve(s.datasets[e.id], status=DatasetStatus.XCHECKING, message="", progress={}, summary={}, split={})
+    return evolve(s, datasets=s.datasets.set(e.id, dataset))
+
+
+def _dataset_split(s: Workspace, e: ev.DatasetSplit, ts: float) -> Workspace:
+    split = {"val_split": e.val_split, "test_split": e.test_split, "seed": e.seed,
+             "train_num": e.train_num, "val_num": e.val_num, "test_num": e.test_num}
+    dataset = evolve(s.datasets[e.id], status=DatasetStatus.XSPLITED, train_num=e.train_num, split=split)
+    return evolve(s, datasets=s.datasets.set(e.id, dataset))
 
 
 def _project_created(s: Workspace, e: ev.ProjectCreated, ts: float) -> Workspace:
@@ -116,6 +130,8 @@ def _job_state_changed(s: Workspace, e: ev.JobStateChanged, ts: float) -> Worksp
     job = evolve(s.jobs[e.id], state=e.state, pid=e.pid, exit_code=e.exit_code, signal=e.signal,
                  message=e.message, err_tail=list(e.err_tail))
     s = evolve(s, jobs=s.jobs.set(e.id, job))
+    if job.kind == "import" and job.subject in s.datasets:
+        return evolve(s, datasets=s.datasets.set(job.subject, dataset_jobs.after_state(s.datasets[job.subject], job)))
     status = TASK_STATUS_OF_JOB.get(job.kind, {}).get(e.state)
     if status is None or job.subject not in s.tasks:
         return s
@@ -129,13 +145,20 @@ REPORT_FIELD = {"progress": "progress", "metric": "last_metric", "done": "result
 def _job_reported(s: Workspace, e: ev.JobReported, ts: float) -> Workspace:
     field_name = REPORT_FIELD.get(e.kind)
     changes = {field_name: e.data} if field_name else {}
-    return evolve(s, jobs=s.jobs.set(e.id, evolve(s.jobs[e.id], journal_seq=e.seq, **changes)))
+    job = evolve(s.jobs[e.id], journal_seq=e.seq, **changes)
+    s = evolve(s, jobs=s.jobs.set(e.id, job))
+    if job.kind == "import" and job.subject in s.datasets:
+        dataset = dataset_jobs.after_report(s.datasets[job.subject], e.kind, e.data)
+        s = evolve(s, datasets=s.datasets.set(job.subject, dataset))
+    return s
 
 
 APPLIERS: dict[type, Callable[[Workspace, Any, float], Workspace]] = {
     ev.DatasetCreated: _dataset_created,
     ev.DatasetDeleted: _dataset_deleted,
     ev.DatasetAttributesSet: _dataset_attributes_set,
+    ev.DatasetImportStarted: _dataset_import_started,
+    ev.DatasetSplit: _dataset_split,
     ev.ProjectCreated: _project_created,
     ev.ProjectDeleted: _project_deleted,
     ev.ProjectAttributesSet: _project_attributes_set,

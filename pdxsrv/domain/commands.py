@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pdxsrv.domain import events as ev
-from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, ACTIVE_TASK_STATUSES, ProjectType, TaskStatus
+from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, ACTIVE_TASK_STATUSES, DatasetStatus, ProjectType, TaskStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument, NotFound
 from pdxsrv.domain.ids import DATASET, EXPORTED_MODEL, PRETRAINED_MODEL, PROJECT, TASK, format_id
 from pdxsrv.domain.queries import projects_using, tasks_of
@@ -77,6 +77,34 @@ def delete_dataset(state: Workspace, did: str) -> list[Any]:
     if dataset.status in ACTIVE_DATASET_STATUSES:
         raise Conflict(f"dataset {did} is being imported; wait for the import to end first")
     return [ev.DatasetDeleted(did)]
+
+
+IMPORTABLE = (DatasetStatus.XEMPTY, DatasetStatus.XCHECKFAIL, DatasetStatus.XCOPYFAIL)
+IMPORTED = (DatasetStatus.XCOPYDONE, DatasetStatus.XSPLITED)
+
+
+def next_job_id(state: Workspace, subject: str, kind: str) -> str:
+    """A new job ID for `kind` work on `subject` (`D0001.import.2`); job IDs are never reused."""
+    taken = sum(1 for job in state.jobs.values() if job.subject == subject and job.kind == kind)
+    return f"{subject}.{kind}.{taken + 1}"
+
+
+def start_import(state: Workspace, did: str, job: str, source: str) -> list[Any]:
+    """PUT /dataset: an import job was started (only for an empty dataset, or after a failed import)."""
+    dataset = get_dataset(state, did)
+    if dataset.status not in IMPORTABLE:
+        what = "being imported" if dataset.status in ACTIVE_DATASET_STATUSES else "already imported"
+        raise Conflict(f"dataset {did} is {what} (status {dataset.status.name}); create a new dataset to import other files")
+    return [ev.DatasetImportStarted(did, job, source)]
+
+
+def split_dataset(state: Workspace, did: str, val_split: float, test_split: float, seed: int,
+                  counts: tuple[int, int, int]) -> list[Any]:
+    """PUT /dataset/split: record a split of an imported dataset (its lists follow from the seed)."""
+    dataset = get_dataset(state, did)
+    if dataset.status not in IMPORTED:
+        raise Conflict(f"dataset {did} is not imported (status {dataset.status.name}); import it with PUT /dataset first")
+    return [ev.DatasetSplit(did, val_split, test_split, seed, *counts)]
 
 
 # -- projects ------------------------------------------------------------------------------------

@@ -46,6 +46,32 @@ class DatasetAttributesSet:
 
 
 @dataclass(frozen=True, slots=True)
+class DatasetImportStarted:
+    """An import job was started for a dataset."""
+
+    TYPE: ClassVar[str] = "dataset.import_started"
+    VERSION: ClassVar[int] = 1
+    id: str
+    job: str
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSplit:
+    """A dataset was split (the lists follow from its imported files, the ratios and the seed)."""
+
+    TYPE: ClassVar[str] = "dataset.split"
+    VERSION: ClassVar[int] = 1
+    id: str
+    val_split: float
+    test_split: float
+    seed: int
+    train_num: int
+    val_num: int
+    test_num: int
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectCreated:
     """A project was created (bound to no dataset yet)."""
 
@@ -220,6 +246,8 @@ CATALOG: dict[str, type] = {
         DatasetCreated,
         DatasetDeleted,
         DatasetAttributesSet,
+        DatasetImportStarted,
+        DatasetSplit,
         ProjectCreated,
         ProjectDeleted,
         ProjectAttributesSet,

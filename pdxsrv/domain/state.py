@@ -23,6 +23,9 @@ class Dataset:
     message: str = ""
     train_num: int = 0  # set by the split: training images
     num_classes: int = 0  # set by the import: labels
+    progress: dict[str, Any] = field(default_factory=dict)  # the import job's latest progress
+    summary: dict[str, Any] = field(default_factory=dict)  # what the import found (labels, images, bands)
+    split: dict[str, Any] = field(default_factory=dict)  # val_split, test_split, seed of the last split
 
 
 @dataclass(frozen=True, slots=True)

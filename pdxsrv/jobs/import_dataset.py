@@ -1,0 +1,48 @@
+"""The dataset import job: check the source, copy it into the workspace, write its details.
+
+Parameters (`job.json`): `{"dataset_type", "source", "target"}`. Reports: progress records
+`{"phase": "checking"|"copying", "done", "total"}`, then one `done` record:
+`{"ok": true, "presplit": bool, "summary": {...}, "method": "hardlink"|"copy"|"mixed"}` or
+`{"ok": false, "phase": "checking"|"copying", "message": "<file>:<line>: <problem>"}`.
+`<target>/details.json` holds `Scan.details()` (JSON; never a pickle).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from pdxsrv.datasets.copying import copy_dataset
+from pdxsrv.datasets.readers import READERS
+from pdxsrv.datasets.scan import DatasetError
+from supervisor import report
+
+DETAILS = "details.json"
+
+
+def run(params: dict[str, Any]) -> int:
+    """Check, copy, describe; exit 0 on success, 1 on a dataset problem."""
+    source, target = params["source"], params["target"]
+    reader = READERS[params["dataset_type"]]
+    try:
+        scan = reader(source, lambda done, total: report.progress(phase="checking", done=done, total=total))
+    except DatasetError as exc:
+        report.done(ok=False, phase="checking", message=str(exc))
+        return 1
+    try:
+        method = copy_dataset(source, target, scan.files,
+                              lambda done, total: report.progress(phase="copying", done=done, total=total))
+        details = scan.details()
+        with open(os.path.join(target, DETAILS), "w", encoding="utf-8") as f:
+            json.dump(details, f, ensure_ascii=False)
+    except OSError as exc:
+        report.done(ok=False, phase="copying", message=f"copying into the workspace failed: {exc}")
+        return 1
+    summary = {
+        "labels": scan.labels, "images": len(scan.file_info), "bands": scan.bands,
+        "train_num": len(details["train_files"]), "val_num": len(details["val_files"]),
+        "test_num": len(details["test_files"]),
+    }
+    report.done(ok=True, presplit=scan.split is not None, summary=summary, method=method)
+    return 0

@@ -1,0 +1,82 @@
+"""Generate -> import through the API (a real supervisor runs the job) -> split -> details, per type."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from pdxsrv.client import ApiError, Client
+from pdxsrv.datasets.synthetic import make
+from pdxsrv.domain.enums import DatasetStatus
+from tests.conftest import Server
+from tests.supervisor_support import wait_for
+
+CASES = [("classification", "folders", False), ("classification", "folders", True),
+         ("detection", "voc", False), ("detection", "coco", True), ("segmentation", "png", False),
+         ("instance_segmentation", "coco", False), ("remote_segmentation", "tif", False)]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("import")
+    srv = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
+    srv.base = base
+    yield srv
+    srv.stop()
+    srv.shutdown_supervisor()
+
+
+def imported(c: Client, did: str) -> dict:
+    return wait_for(lambda: (d := c.dataset(did))["dataset_status"] not in (1, 3) and d, timeout=60, what="import")
+
+
+@pytest.mark.parametrize("kind,fmt,presplit", CASES)
+def test_generate_import_split_details(server: Server, kind: str, fmt: str, presplit: bool) -> None:
+    c = Client(server.url)
+    source = str(server.base / f"{kind}-{fmt}-{presplit}")
+    manifest = make(kind, source, fmt=fmt, images=12, presplit=presplit)
+    did = c.create_dataset(f"{kind} {fmt}", kind)["did"]
+    c.import_dataset(did, source)
+    answer = imported(c, did)
+    expected = DatasetStatus.XSPLITED if presplit else DatasetStatus.XCOPYDONE
+    assert answer["dataset_status"] == expected, answer["message"]
+    details = c.dataset_details(did)["details"]
+    assert details["labels"] == manifest.labels
+    assert sorted(details["file_info"]) == sorted(manifest.images)
+    if not presplit:
+        c.split_dataset(did, 0.25, 0.1)
+        assert c.dataset(did)["dataset_status"] == DatasetStatus.XSPLITED
+        details = c.dataset_details(did)["details"]
+        assert details["train_files"] and details["val_files"]
+        again = c.dataset_details(did)["details"]
+        assert again["val_files"] == details["val_files"]
+    parts = details["train_files"] + details["val_files"] + details["test_files"]
+    assert sorted(parts) == sorted(manifest.images)
+    for image in manifest.images[:3]:
+        assert os.path.exists(os.path.join(server.workspace, "datasets", did, image))
+
+
+def test_a_broken_dataset_fails_the_check_with_the_file_named_and_leaves_nothing(server: Server) -> None:
+    c = Client(server.url)
+    source = str(server.base / "broken")
+    make("detection", source, fmt="voc", images=6)
+    os.remove(os.path.join(source, "Annotations", "img_0003.xml"))
+    did = c.create_dataset("broken", "detection")["did"]
+    c.import_dataset(did, source)
+    answer = imported(c, did)
+    assert answer["dataset_status"] == DatasetStatus.XCHECKFAIL
+    assert "img_0003" in answer["message"]
+    assert not os.path.exists(os.path.join(server.workspace, "datasets", did))
+    with pytest.raises(ApiError) as info:
+        c.split_dataset(did, 0.2)
+    assert info.value.code == "conflict"
+
+
+def test_import_paths_are_confined(server: Server) -> None:
+    c = Client(server.url)
+    did = c.create_dataset("escape", "classification")["did"]
+    for path in ("/etc", str(server.base) + "/../", str(server.base).rstrip("/") + "2"):
+        with pytest.raises(ApiError) as info:
+            c.import_dataset(did, path)
+        assert info.value.code == "path_not_allowed"

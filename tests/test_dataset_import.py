@@ -80,3 +80,46 @@ def test_import_paths_are_confined(server: Server) -> None:
         with pytest.raises(ApiError) as info:
             c.import_dataset(did, path)
         assert info.value.code == "path_not_allowed"
+
+
+def decode_png(data: str) -> "np.ndarray":
+    import base64
+
+    import cv2
+    import numpy as np
+
+    return cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
+
+
+@pytest.mark.parametrize("kind,fmt", [("classification", "folders"), ("detection", "voc"), ("detection", "coco"),
+                                      ("segmentation", "png"), ("instance_segmentation", "coco_rle"),
+                                      ("remote_segmentation", "npy")])
+def test_file_with_did_draws_the_labels(server: Server, kind: str, fmt: str) -> None:
+    import cv2
+    import numpy as np
+
+    c = Client(server.url)
+    source = str(server.base / f"vis-{kind}-{fmt}")
+    manifest = make(kind, source, fmt=fmt, images=6, size=96)
+    did = c.create_dataset(f"vis {kind}", kind)["did"]
+    c.import_dataset(did, source)
+    assert imported(c, did)["dataset_status"] == DatasetStatus.XCOPYDONE
+    image = manifest.images[1]
+    path = os.path.join(server.workspace, "datasets", did, image)
+    drawn = decode_png(c.file(path, did=did)["img_data"])
+    raw = decode_png(c.file(path)["img_data"]) if not image.endswith(".npy") else None
+    assert drawn is not None and drawn.shape[:2] == (96, 96)
+    if kind in ("segmentation", "instance_segmentation", "remote_segmentation"):
+        mask_source = os.path.join(source, "Annotations", os.path.splitext(os.path.basename(image))[0] + ".png")
+        if os.path.exists(mask_source) and raw is not None:
+            mask = cv2.imread(mask_source, cv2.IMREAD_UNCHANGED)
+            labelled = (mask > 0) & (mask < 255)
+            changed = np.abs(drawn.astype(int) - raw.astype(int)).sum(axis=2) > 30
+            assert changed[labelled].mean() > 0.5 and changed[mask == 0].mean() < 0.05
+        elif raw is not None:  # COCO masks: compare with the segmentation PNG of the same scene
+            assert (np.abs(drawn.astype(int) - raw.astype(int)).sum(axis=2) > 30).mean() > 0.01
+    elif raw is not None:
+        assert (np.abs(drawn.astype(int) - raw.astype(int)).sum(axis=2) > 30).any(), "nothing drawn"
+    with pytest.raises(ApiError) as info:
+        c.file(os.path.join(server.workspace, ".pdxsrv", "events", "LOCK"), did=did)
+    assert info.value.code in ("invalid_argument", "not_found")

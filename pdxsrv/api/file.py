@@ -7,10 +7,12 @@ import base64
 import os
 from urllib.parse import quote
 
+from pdxsrv import files
 from pdxsrv.api.base import APIHandler
-from pdxsrv.api.errors import NotAvailable
+from pdxsrv.datasets import details, visualize
 from pdxsrv.domain import commands
-from pdxsrv.domain.errors import InvalidArgument, NotFound
+from pdxsrv.domain.commands import IMPORTED
+from pdxsrv.domain.errors import Conflict, InvalidArgument, NotFound
 from pdxsrv.paths import confine
 
 IMAGES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
@@ -30,8 +32,9 @@ class FileHandler(APIHandler):
             raise NotFound(f"{self.args['path']!r} {what}")
         ext = os.path.splitext(path)[1].lower()
         if self.args["did"] is not None:
-            commands.get_dataset(await self.store.durable_state(), self.args["did"])
-            raise NotAvailable("label visualisation is not available in this build of pdxsrv yet")
+            png = await self._labelled(path)
+            self.ok(img_data=base64.b64encode(png).decode())
+            return
         if ext in IMAGES:
             if os.path.getsize(path) > MAX_BYTES:
                 raise InvalidArgument(f"{self.args['path']!r} is larger than {MAX_BYTES // 2**20} MiB")
@@ -48,6 +51,25 @@ class FileHandler(APIHandler):
                 self.write(chunk)
                 await self.flush()
         self.finish()
+
+
+    async def _labelled(self, path: str) -> bytes:
+        """The image with its labels drawn (the image must be one of the dataset's)."""
+        dataset = commands.get_dataset(await self.store.durable_state(), self.args["did"])
+        if dataset.status not in IMPORTED:
+            raise Conflict(f"dataset {dataset.id} is not imported (status {dataset.status.name}); it has no labels to draw")
+        root = os.path.realpath(files.dataset_dir(self.store.root, dataset.id))
+        rel = os.path.relpath(path, root).replace(os.sep, "/")
+        loop = asyncio.get_running_loop()
+        found = await loop.run_in_executor(None, details.load, root)
+        if rel.startswith("../") or rel not in found["file_info"]:
+            raise InvalidArgument(
+                f"{self.args['path']!r} is not an image of dataset {dataset.id}; "
+                f"its images are under {root} (GET /dataset/details lists them in file_info)"
+            )
+        return await loop.run_in_executor(
+            None, visualize.render, root, dataset.type, rel, found["file_info"][rel], found["labels"]
+        )
 
 
 def _read(path: str) -> bytes:

@@ -123,3 +123,51 @@ def test_file_with_did_draws_the_labels(server: Server, kind: str, fmt: str) -> 
     with pytest.raises(ApiError) as info:
         c.file(os.path.join(server.workspace, ".pdxsrv", "events", "LOCK"), did=did)
     assert info.value.code in ("invalid_argument", "not_found")
+
+
+def test_deleting_a_dataset_during_its_import_stops_the_job_and_leaves_nothing(server: Server) -> None:
+    c = Client(server.url)
+    source = str(server.base / "big")
+    make("classification", source, fmt="folders", images=1500, size=64)
+    did = c.create_dataset("big", "classification")["did"]
+    c.import_dataset(did, source)
+    wait_for(lambda: c.dataset(did)["dataset_status"] in (1, 3), what="the import to run")
+    c.delete_dataset(did)
+    with pytest.raises(ApiError):
+        c.dataset(did)
+    datasets = os.path.join(server.workspace, "datasets")
+    assert not [n for n in (os.listdir(datasets) if os.path.isdir(datasets) else []) if n.startswith(did)]
+    from eventlog import read_records
+    from pdxsrv.store import events_dir
+
+    ended = [r.data["state"] for r in read_records(events_dir(server.workspace))
+             if r.type == "job.state_changed" and r.data["subject"] == did]
+    assert ended[-1] in ("killed", "exited", "failed"), ended
+
+
+def test_the_split_is_the_same_after_a_restart_and_a_replay(server: Server, tmp_path) -> None:
+    from pdxsrv.datasets import details as dataset_details
+    from tests.conftest import pdxsrv
+
+    c = Client(server.url)
+    source = str(server.base / "seeded")
+    make("classification", source, fmt="folders", images=30)
+    did = c.create_dataset("seeded", "classification")["did"]
+    c.import_dataset(did, source)
+    imported(c, did)
+    c.call("PUT", "/dataset/split", did=did, val_split=0.2, test_split=0.1, seed=77)
+    before = c.dataset_details(did)["details"]
+    replayed = str(tmp_path / "replayed")
+    assert pdxsrv("events", "replay", "--workspace", server.workspace, "--until", "999999", "--to", replayed).returncode == 0
+    from eventlog import read_records
+    from pdxsrv.domain.apply import fold
+    from pdxsrv.store import events_dir
+
+    state = fold(read_records(events_dir(replayed)))
+    s = state.datasets[did].split
+    found = dataset_details.load(os.path.join(server.workspace, "datasets", did))
+    parts = dataset_details.split_lists(found, "classification", s["val_split"], s["test_split"], s["seed"])
+    assert (parts["train"], parts["val"], parts["test"]) == (before["train_files"], before["val_files"],
+                                                             before["test_files"])
+    c.split_dataset(did, 0.2, 0.1)  # another seed (the default): another split
+    assert c.dataset_details(did)["details"]["val_files"] != before["val_files"]

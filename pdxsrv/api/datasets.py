@@ -13,10 +13,14 @@ from pdxsrv.api.errors import NotAvailable
 from pdxsrv.api.render import dataset_attr, dataset_message
 from pdxsrv.domain import commands
 from pdxsrv.domain.commands import IMPORTED
-from pdxsrv.domain.errors import InvalidArgument
+from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES
+from pdxsrv.domain.jobs import ACTIVE as ACTIVE_JOBS
+from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.queries import in_order, projects_using
 from pdxsrv.domain.state import Dataset
 from pdxsrv.paths import confine
+
+STOP_GRACE = 5.0  # seconds an import job gets to clean up after SIGTERM
 
 
 class DatasetHandler(APIHandler):
@@ -58,9 +62,27 @@ class DatasetHandler(APIHandler):
         self.ok()
 
     async def delete(self) -> None:
-        await self.store.execute(commands.delete_dataset, self.args["did"])
-        files.remove_tree(files.dataset_dir(self.store.root, self.args["did"]))
+        state = await self.store.durable_state()
+        dataset = commands.get_dataset(state, self.args["did"])
+        if dataset.status in ACTIVE_DATASET_STATUSES and self.ctx.supervision is not None:
+            await self._stop_import(dataset.id)
+        await self.store.execute(commands.delete_dataset, dataset.id)
+        target = files.dataset_dir(self.store.root, dataset.id)
+        files.remove_tree(target)
+        files.remove_tree(f"{target}.incoming")
         self.ok()
+
+    async def _stop_import(self, did: str) -> None:
+        """Stop the dataset's import job and wait until its end is recorded (the job removes its partial copy)."""
+        state = self.store.state
+        for job in state.jobs.values():
+            if job.subject == did and job.kind == "import" and job.state in ACTIVE_JOBS:
+                await self.ctx.supervision.client.stop(job.id, grace=STOP_GRACE)
+        deadline = asyncio.get_running_loop().time() + STOP_GRACE + 10
+        while self.store.state.datasets[did].status in ACTIVE_DATASET_STATUSES:
+            if asyncio.get_running_loop().time() > deadline:
+                raise Conflict(f"the import of dataset {did} did not stop in time; try again")
+            await asyncio.sleep(0.1)
 
 
 class DatasetDetailsHandler(APIHandler):

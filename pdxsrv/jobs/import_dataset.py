@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+from types import FrameType
 from typing import Any
 
 from pdxsrv.datasets.copying import copy_dataset
@@ -21,8 +23,13 @@ from supervisor import report
 DETAILS = "details.json"
 
 
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the copy, which removes its partial files
+
+
 def run(params: dict[str, Any]) -> int:
     """Check, copy, describe; exit 0 on success, 1 on a dataset problem."""
+    signal.signal(signal.SIGTERM, _stopped)
     source, target = params["source"], params["target"]
     reader = READERS[params["dataset_type"]]
     try:

@@ -12,7 +12,9 @@ import warnings
 
 from PIL import Image
 
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, read_lines, two_columns, walk
+from pdxsrv.datasets.scan import (
+    DatasetError, Progress, Scan, is_image, read_lines, size_stats, two_columns, walk,
+)
 
 LISTS = ("train", "val", "test")
 TIFF_EXTENSIONS = (".tif", ".tiff")
@@ -36,19 +38,6 @@ def decode(root: str, rel: str) -> tuple[int, int, int]:
 
             return read_raster(root, rel)
         raise DatasetError(rel, f"is not a readable image (corrupt or truncated: {exc})") from None
-
-
-def size_stats(sizes: list[tuple[int, int]]) -> dict[str, float | int]:
-    """Count and min/max/mean of widths and heights."""
-    if not sizes:
-        return {"count": 0}
-    widths = [w for w, _ in sizes]
-    heights = [h for _, h in sizes]
-    return {
-        "count": len(sizes),
-        "min_width": min(widths), "max_width": max(widths), "mean_width": round(sum(widths) / len(sizes), 2),
-        "min_height": min(heights), "max_height": max(heights), "mean_height": round(sum(heights) / len(sizes), 2),
-    }
 
 
 def listed_file(root: str, list_name: str, line: int, path: str, what: str = "image") -> str:

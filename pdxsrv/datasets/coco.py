@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image
+from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, size_stats
 
 IMAGE_DIR = "JPEGImages"
 
@@ -36,18 +36,6 @@ def image_size(root: str, rel: str) -> tuple[int, int]:
             return img.size
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(rel, f"cannot be read as an image ({exc})") from None
-
-
-def size_stats(sizes: list[tuple[int, int]]) -> dict[str, Any]:
-    """count and min/max/mean width and height of (width, height) pairs."""
-    if not sizes:
-        return {"count": 0}
-    widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
-    return {
-        "count": len(sizes),
-        "min_width": min(widths), "max_width": max(widths), "mean_width": round(sum(widths) / len(sizes), 2),
-        "min_height": min(heights), "max_height": max(heights), "mean_height": round(sum(heights) / len(sizes), 2),
-    }
 
 
 def inside(root: str, rel: str) -> str | None:

@@ -7,8 +7,8 @@ import os
 import posixpath
 import xml.etree.ElementTree as ET
 
-from pdxsrv.datasets.coco import IMAGE_DIR, image_size, inside, scan_coco, size_stats
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, read_lines, two_columns, walk
+from pdxsrv.datasets.coco import IMAGE_DIR, image_size, inside, scan_coco
+from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, read_lines, size_stats, two_columns, walk
 
 ANNOTATION_DIR = "Annotations"
 LISTS = ("train", "val", "test")

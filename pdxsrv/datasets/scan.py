@@ -56,6 +56,18 @@ class Scan:
         return details
 
 
+def size_stats(sizes: list[tuple[int, int]]) -> dict[str, Any]:
+    """Count and min/max/mean of the widths and heights of (width, height) pairs."""
+    if not sizes:
+        return {"count": 0}
+    widths, heights = [w for w, _ in sizes], [h for _, h in sizes]
+    return {
+        "count": len(sizes),
+        "min_width": min(widths), "max_width": max(widths), "mean_width": round(sum(widths) / len(sizes), 2),
+        "min_height": min(heights), "max_height": max(heights), "mean_height": round(sum(heights) / len(sizes), 2),
+    }
+
+
 def relative(root: str, path: str) -> str:
     """`path` relative to `root`, with `/` separators."""
     return os.path.relpath(path, root).replace(os.sep, "/")

@@ -13,8 +13,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from pdxsrv.datasets.classification import decode, listed_file, read_labels, size_stats
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, two_columns, walk
+from pdxsrv.datasets.classification import decode, listed_file, read_labels
+from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, size_stats, two_columns, walk
 
 IGNORE = 255
 IMAGES, ANNOTATIONS = "JPEGImages", "Annotations"

@@ -13,10 +13,9 @@ import warnings
 from PIL import Image
 
 from pdxsrv.datasets.scan import (
-    DatasetError, Progress, Scan, is_image, read_lines, size_stats, two_columns, walk,
+    PARTS, DatasetError, Progress, Scan, is_image, read_lines, size_stats, split_rows, walk,
 )
 
-LISTS = ("train", "val", "test")
 TIFF_EXTENSIONS = (".tif", ".tiff")
 
 
@@ -112,27 +111,23 @@ def _presplit(root: str) -> tuple[list[str], dict[str, str], dict[str, list[str]
             "labels.txt", f"lists only one class ({labels[0]!r}); a classification dataset needs at least 2"
         )
     file_info: dict[str, str] = {}
-    split: dict[str, list[str]] = {part: [] for part in LISTS}
-    for part in LISTS:
-        name = f"{part}_list.txt"
-        if part == "test" and not os.path.isfile(os.path.join(root, name)):
-            continue
-        for number, path, index in two_columns(root, name):
-            rel = listed_file(root, name, number, path)
-            if not is_image(rel):
-                raise DatasetError(name, f"{rel} is not an image (extension not one of jpg, jpeg, png, bmp, tif, tiff)",
-                                   number)
-            if not index.isdigit():
-                raise DatasetError(name, f"label index {index!r} is not a whole number", number)
-            if int(index) >= len(labels):
-                raise DatasetError(name, f"label index {index} is out of range: labels.txt has {len(labels)} "
-                                   f"labels (0..{len(labels) - 1})", number)
-            label = labels[int(index)]
-            if file_info.get(rel, label) != label:
-                raise DatasetError(name, f"{rel} is listed with label {label!r} here but {file_info[rel]!r} before",
-                                   number)
-            file_info[rel] = label
-            split[part].append(rel)
+    split: dict[str, list[str]] = {part: [] for part in PARTS}
+    for part, name, number, path, index in split_rows(root):
+        rel = listed_file(root, name, number, path)
+        if not is_image(rel):
+            raise DatasetError(name, f"{rel} is not an image (extension not one of jpg, jpeg, png, bmp, tif, tiff)",
+                               number)
+        if not index.isdigit():
+            raise DatasetError(name, f"label index {index!r} is not a whole number", number)
+        if int(index) >= len(labels):
+            raise DatasetError(name, f"label index {index} is out of range: labels.txt has {len(labels)} "
+                               f"labels (0..{len(labels) - 1})", number)
+        label = labels[int(index)]
+        if file_info.get(rel, label) != label:
+            raise DatasetError(name, f"{rel} is listed with label {label!r} here but {file_info[rel]!r} before",
+                               number)
+        file_info[rel] = label
+        split[part].append(rel)
     if not split["train"]:
         raise DatasetError("train_list.txt", "lists no images")
     return labels, file_info, split
@@ -144,7 +139,7 @@ def scan(root: str, progress: Progress | None = None) -> Scan:
     extra: list[str] = []
     if os.path.isfile(os.path.join(root, "train_list.txt")):
         labels, file_info, split = _presplit(root)
-        extra = ["labels.txt"] + [f"{p}_list.txt" for p in LISTS if os.path.isfile(os.path.join(root, f"{p}_list.txt"))]
+        extra = ["labels.txt"] + [f"{p}_list.txt" for p in PARTS if os.path.isfile(os.path.join(root, f"{p}_list.txt"))]
     else:
         labels, file_info = _unsplit(root)
     sizes: list[tuple[int, int]] = []

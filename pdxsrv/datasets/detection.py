@@ -8,10 +8,9 @@ import posixpath
 import xml.etree.ElementTree as ET
 
 from pdxsrv.datasets.coco import IMAGE_DIR, image_size, inside, scan_coco
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, read_lines, size_stats, two_columns, walk
+from pdxsrv.datasets.scan import PARTS, DatasetError, Progress, Scan, is_image, read_lines, size_stats, split_rows, walk
 
 ANNOTATION_DIR = "Annotations"
-LISTS = ("train", "val", "test")
 Box = tuple[float, float, float, float]
 
 
@@ -30,7 +29,7 @@ def scan(root: str, progress: Progress | None = None) -> Scan:
         for name in ("train.json", "val.json"):
             if not _has(root, name):
                 raise DatasetError(name, "is missing: a pre-split COCO dataset needs train.json and val.json")
-        names = {p: f"{p}.json" for p in LISTS if _has(root, f"{p}.json")}
+        names = {p: f"{p}.json" for p in PARTS if _has(root, f"{p}.json")}
         return scan_coco(root, "detection", names, segmentation=False, image_dir=False, progress=progress)
     if _has(root, "annotations.json"):
         return scan_coco(root, "detection", "annotations.json", segmentation=False, image_dir=False,
@@ -104,26 +103,22 @@ def _voc_presplit(root: str, progress: Progress | None) -> Scan:
         raise DatasetError("val_list.txt", "is missing: a pre-split dataset needs labels.txt, train_list.txt "
                            "and val_list.txt")
     pairs: dict[str, str] = {}
-    split: dict[str, list[str]] = {part: [] for part in LISTS}
+    split: dict[str, list[str]] = {part: [] for part in PARTS}
     where: dict[str, str] = {}
-    for part in LISTS:
-        name = f"{part}_list.txt"
-        if part == "test" and not os.path.isfile(os.path.join(root, name)):
-            continue
-        for number, first, second in two_columns(root, name):
-            img, xml = _existing(root, name, number, first), _existing(root, name, number, second)
-            if not is_image(img):
-                raise DatasetError(name, f"'{first}' is not an image file", number)
-            if not xml.lower().endswith(".xml"):
-                raise DatasetError(name, f"annotation '{second}' is not an .xml file", number)
-            if img in where:
-                raise DatasetError(name, f"{img} is listed again (first at {where[img]})", number)
-            where[img] = f"{name}:{number}"
-            pairs[img] = xml
-            split[part].append(img)
+    for part, name, number, first, second in split_rows(root):
+        img, xml = _existing(root, name, number, first), _existing(root, name, number, second)
+        if not is_image(img):
+            raise DatasetError(name, f"'{first}' is not an image file", number)
+        if not xml.lower().endswith(".xml"):
+            raise DatasetError(name, f"annotation '{second}' is not an .xml file", number)
+        if img in where:
+            raise DatasetError(name, f"{img} is listed again (first at {where[img]})", number)
+        where[img] = f"{name}:{number}"
+        pairs[img] = xml
+        split[part].append(img)
     if not split["train"] or not split["val"]:
         raise DatasetError("train_list.txt" if not split["train"] else "val_list.txt", "lists no images")
-    extra = ["labels.txt"] + [f"{p}_list.txt" for p in LISTS if split[p] or p != "test"]
+    extra = ["labels.txt"] + [f"{p}_list.txt" for p in PARTS if split[p] or p != "test"]
     return _build(root, pairs, labels, split, progress, extra)
 
 

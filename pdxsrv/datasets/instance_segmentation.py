@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 
 from pdxsrv.datasets.coco import IMAGE_DIR, scan_coco
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan
+from pdxsrv.datasets.scan import PARTS, DatasetError, Progress, Scan
 
-PARTS = ("train", "val", "test")
 
 
 def _has(root: str, rel: str) -> bool:

@@ -125,6 +125,19 @@ def read_lines(root: str, name: str) -> list[tuple[int, str]]:
         raise DatasetError(name, f"cannot be read ({exc.strerror})") from None
 
 
+PARTS = ("train", "val", "test")
+
+
+def split_rows(root: str) -> Iterator[tuple[str, str, int, str, str]]:
+    """(part, list file, line number, first, second) of every row of train/val(/test)_list.txt."""
+    for part in PARTS:
+        name = f"{part}_list.txt"
+        if part == "test" and not os.path.isfile(os.path.join(root, name)):
+            continue
+        for number, first, second in two_columns(root, name):
+            yield part, name, number, first, second
+
+
 def two_columns(root: str, name: str) -> list[tuple[int, str, str]]:
     """(line number, first, second) of a pre-split list whose lines hold exactly two columns."""
     rows = []

@@ -14,11 +14,10 @@ import numpy as np
 from PIL import Image
 
 from pdxsrv.datasets.classification import decode, listed_file, read_labels
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, size_stats, two_columns, walk
+from pdxsrv.datasets.scan import PARTS, DatasetError, Progress, Scan, is_image, size_stats, split_rows, walk
 
 IGNORE = 255
 IMAGES, ANNOTATIONS = "JPEGImages", "Annotations"
-LISTS = ("train", "val", "test")
 LABEL_MODES = ("L", "P")
 ImageReader = Callable[[str, str], tuple[int, int, int]]  # (root, rel) -> (width, height, bands)
 
@@ -84,23 +83,19 @@ def _pairs_presplit(root: str, wanted: Callable[[str], bool]) -> tuple[dict[str,
             "val_list.txt", "is missing: a pre-split dataset (it has train_list.txt) also needs val_list.txt"
         )
     pairs: dict[str, str] = {}
-    split: dict[str, list[str]] = {part: [] for part in LISTS}
-    for part in LISTS:
-        name = f"{part}_list.txt"
-        if part == "test" and not os.path.isfile(os.path.join(root, name)):
-            continue
-        for number, first, second in two_columns(root, name):
-            image = listed_file(root, name, number, first)
-            if not wanted(image):
-                raise DatasetError(name, f"{image} is not an image of a supported type", number)
-            png = listed_file(root, name, number, second, "annotation")
-            if not png.lower().endswith(".png"):
-                raise DatasetError(name, f"annotation {png} is not a .png file", number)
-            if pairs.get(image, png) != png:
-                raise DatasetError(name, f"{image} is listed with annotation {png} here but {pairs[image]} before",
-                                   number)
-            pairs[image] = png
-            split[part].append(image)
+    split: dict[str, list[str]] = {part: [] for part in PARTS}
+    for part, name, number, first, second in split_rows(root):
+        image = listed_file(root, name, number, first)
+        if not wanted(image):
+            raise DatasetError(name, f"{image} is not an image of a supported type", number)
+        png = listed_file(root, name, number, second, "annotation")
+        if not png.lower().endswith(".png"):
+            raise DatasetError(name, f"annotation {png} is not a .png file", number)
+        if pairs.get(image, png) != png:
+            raise DatasetError(name, f"{image} is listed with annotation {png} here but {pairs[image]} before",
+                               number)
+        pairs[image] = png
+        split[part].append(image)
     if not split["train"]:
         raise DatasetError("train_list.txt", "lists no images")
     return pairs, split
@@ -116,7 +111,7 @@ def scan_pairs(
     extra: list[str] = []
     if os.path.isfile(os.path.join(root, "train_list.txt")):
         pairs, split = _pairs_presplit(root, wanted)
-        extra = [f"{p}_list.txt" for p in LISTS if os.path.isfile(os.path.join(root, f"{p}_list.txt"))]
+        extra = [f"{p}_list.txt" for p in PARTS if os.path.isfile(os.path.join(root, f"{p}_list.txt"))]
     else:
         pairs = _pairs_unsplit(root, wanted)
     names = read_labels(root) if os.path.isfile(os.path.join(root, "labels.txt")) else None

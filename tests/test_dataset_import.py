@@ -7,14 +7,13 @@ import os
 import pytest
 
 from pdxsrv.client import ApiError, Client
-from pdxsrv.datasets.synthetic import make
+from pdxsrv.datasets.synthetic import FORMATS, make
 from pdxsrv.domain.enums import DatasetStatus
 from tests.conftest import Server
 from tests.supervisor_support import wait_for
 
-CASES = [("classification", "folders", False), ("classification", "folders", True),
-         ("detection", "voc", False), ("detection", "coco", True), ("segmentation", "png", False),
-         ("instance_segmentation", "coco", False), ("remote_segmentation", "tif", False)]
+CASES = [(kind, fmt, presplit) for kind, formats in FORMATS.items() for fmt in formats
+         for presplit in ((False, True) if kind != "remote_segmentation" else (False,))]
 
 
 @pytest.fixture(scope="module")
@@ -57,16 +56,74 @@ def test_generate_import_split_details(server: Server, kind: str, fmt: str, pres
         assert os.path.exists(os.path.join(server.workspace, "datasets", did, image))
 
 
-def test_a_broken_dataset_fails_the_check_with_the_file_named_and_leaves_nothing(server: Server) -> None:
+def _drop_xml(root: str) -> None:
+    os.remove(os.path.join(root, "Annotations", "img_0003.xml"))
+
+
+def _shrink_mask(root: str) -> None:
+    import cv2
+
+    path = os.path.join(root, "Annotations", "img_0002.png")
+    cv2.imwrite(path, cv2.imread(path, cv2.IMREAD_UNCHANGED)[:40])
+
+
+def _coco_missing_image(root: str) -> None:
+    import json
+
+    with open(os.path.join(root, "annotations.json")) as f:
+        doc = json.load(f)
+    doc["annotations"][0]["image_id"] = 999
+    with open(os.path.join(root, "annotations.json"), "w") as f:
+        json.dump(doc, f)
+
+
+def _one_class(root: str) -> None:
+    import shutil
+
+    for name in os.listdir(root):
+        if name != "circle":
+            shutil.rmtree(os.path.join(root, name))
+
+
+def _three_columns(root: str) -> None:
+    with open(os.path.join(root, "val_list.txt"), "a") as f:
+        f.write("JPEGImages/img_0001.jpg Annotations/img_0001.png extra\n")
+
+
+def _loop(root: str) -> None:
+    os.symlink("..", os.path.join(root, "circle", "loop"))
+
+
+def _truncated(root: str) -> None:
+    path = os.path.join(root, "square", "img_0001.jpg")
+    data = open(path, "rb").read()
+    open(path, "wb").write(data[: len(data) // 3])
+
+
+BROKEN = [
+    ("detection", "voc", False, _drop_xml, "img_0003"),
+    ("segmentation", "png", False, _shrink_mask, "img_0002.png"),
+    ("instance_segmentation", "coco", False, _coco_missing_image, "annotations.json"),
+    ("classification", "folders", False, _one_class, "class"),
+    ("segmentation", "png", True, _three_columns, "val_list.txt"),
+    ("classification", "folders", False, _loop, "loop"),
+    ("classification", "folders", False, _truncated, "img_0001.jpg"),
+]
+
+
+@pytest.mark.parametrize("kind,fmt,presplit,breaks,named", BROKEN, ids=[b[3].__name__ for b in BROKEN])
+def test_a_broken_dataset_fails_the_check_naming_the_file_and_leaves_nothing(
+    server: Server, kind: str, fmt: str, presplit: bool, breaks, named: str
+) -> None:
     c = Client(server.url)
-    source = str(server.base / "broken")
-    make("detection", source, fmt="voc", images=6)
-    os.remove(os.path.join(source, "Annotations", "img_0003.xml"))
-    did = c.create_dataset("broken", "detection")["did"]
+    source = str(server.base / f"broken{breaks.__name__}")
+    make(kind, source, fmt=fmt, images=10, presplit=presplit)
+    breaks(source)
+    did = c.create_dataset("broken", kind)["did"]
     c.import_dataset(did, source)
     answer = imported(c, did)
     assert answer["dataset_status"] == DatasetStatus.XCHECKFAIL
-    assert "img_0003" in answer["message"]
+    assert named in answer["message"], answer["message"]
     assert not os.path.exists(os.path.join(server.workspace, "datasets", did))
     with pytest.raises(ApiError) as info:
         c.split_dataset(did, 0.2)
@@ -76,7 +133,9 @@ def test_a_broken_dataset_fails_the_check_with_the_file_named_and_leaves_nothing
 def test_import_paths_are_confined(server: Server) -> None:
     c = Client(server.url)
     did = c.create_dataset("escape", "classification")["did"]
-    for path in ("/etc", str(server.base) + "/../", str(server.base).rstrip("/") + "2"):
+    outside = str(server.base / "link-out")
+    os.symlink("/etc", outside)
+    for path in ("/etc", str(server.base) + "/../", str(server.base).rstrip("/") + "2", outside):
         with pytest.raises(ApiError) as info:
             c.import_dataset(did, path)
         assert info.value.code == "path_not_allowed"
@@ -91,9 +150,7 @@ def decode_png(data: str) -> "np.ndarray":
     return cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
 
 
-@pytest.mark.parametrize("kind,fmt", [("classification", "folders"), ("detection", "voc"), ("detection", "coco"),
-                                      ("segmentation", "png"), ("instance_segmentation", "coco_rle"),
-                                      ("remote_segmentation", "npy")])
+@pytest.mark.parametrize("kind,fmt", [(kind, fmt) for kind, formats in FORMATS.items() for fmt in formats])
 def test_file_with_did_draws_the_labels(server: Server, kind: str, fmt: str) -> None:
     import cv2
     import numpy as np
@@ -107,7 +164,12 @@ def test_file_with_did_draws_the_labels(server: Server, kind: str, fmt: str) -> 
     image = manifest.images[1]
     path = os.path.join(server.workspace, "datasets", did, image)
     drawn = decode_png(c.file(path, did=did)["img_data"])
-    raw = decode_png(c.file(path)["img_data"]) if not image.endswith(".npy") else None
+    if kind == "remote_segmentation":  # the base picture is three stretched bands, not a decodable image
+        from pdxsrv.datasets.visualize import _bands
+
+        raw = _bands(path, (0, 1, 2))
+    else:
+        raw = decode_png(c.file(path)["img_data"])
     assert drawn is not None and drawn.shape[:2] == (96, 96)
     if kind in ("segmentation", "instance_segmentation", "remote_segmentation"):
         mask_source = os.path.join(source, "Annotations", os.path.splitext(os.path.basename(image))[0] + ".png")

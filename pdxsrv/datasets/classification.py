@@ -12,6 +12,7 @@ import warnings
 
 from PIL import Image
 
+from pdxsrv.datasets.imagecheck import BadImage, probe
 from pdxsrv.datasets.scan import (
     PARTS, DatasetError, Progress, Scan, is_image, read_lines, size_stats, split_rows, walk,
 )
@@ -20,8 +21,16 @@ TIFF_EXTENSIONS = (".tif", ".tiff")
 
 
 def decode(root: str, rel: str) -> tuple[int, int, int]:
-    """Fully decode image `rel` (cheaply: JPEG at reduced scale) and return (width, height, bands)."""
+    """Check image `rel` and return (width, height, bands): JPEG/PNG/BMP by structure, others by decoding."""
     path = os.path.join(root, rel)
+    try:
+        found = probe(path)
+    except BadImage as exc:
+        raise DatasetError(rel, f"is not a readable image ({exc})") from None
+    except OSError as exc:
+        raise DatasetError(rel, f"cannot be read ({exc.strerror})") from None
+    if found is not None:
+        return found
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

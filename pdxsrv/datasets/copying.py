@@ -10,9 +10,11 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 LINK_ERRORS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES}
+COPY_THREADS = 4
 
 
 def copy_dataset(
@@ -26,12 +28,15 @@ def copy_dataset(
     shutil.rmtree(temp, ignore_errors=True)
     used: set[str] = set()
     try:
-        for done, rel in enumerate(files, 1):
-            destination = os.path.join(temp, rel)
-            os.makedirs(os.path.dirname(destination), exist_ok=True)
-            used.add(_place(os.path.join(source, rel), destination, link))
-            if progress is not None and (done % 100 == 0 or done == len(files)):
-                progress(done, len(files))
+        for folder in sorted({os.path.dirname(os.path.join(temp, rel)) for rel in files}):
+            os.makedirs(folder, exist_ok=True)
+        # Copies wait on the disk with the GIL released, so a few threads overlap them.
+        with ThreadPoolExecutor(COPY_THREADS) as pool:
+            placed = pool.map(lambda rel: _place(os.path.join(source, rel), os.path.join(temp, rel), link), files)
+            for done, method in enumerate(placed, 1):
+                used.add(method)
+                if progress is not None and (done % 100 == 0 or done == len(files)):
+                    progress(done, len(files))
         if os.path.isdir(target):
             os.rmdir(target)
         os.replace(temp, target)

@@ -54,6 +54,12 @@ def test_generate_import_split_details(server: Server, kind: str, fmt: str, pres
     assert sorted(parts) == sorted(manifest.images)
     for image in manifest.images[:3]:
         assert os.path.exists(os.path.join(server.workspace, "datasets", did, image))
+    from eventlog import read_records
+    from pdxsrv.store import events_dir
+
+    progress = [r.data["data"] for r in read_records(events_dir(server.workspace))
+                if r.type == "job.reported" and r.data["subject"] == did and r.data["kind"] == "progress"]
+    assert progress and progress[-1]["phase"] == "copying" and progress[-1]["done"] == progress[-1]["total"]
 
 
 def _drop_xml(root: str) -> None:
@@ -182,6 +188,11 @@ def test_file_with_did_draws_the_labels(server: Server, kind: str, fmt: str) -> 
             assert (np.abs(drawn.astype(int) - raw.astype(int)).sum(axis=2) > 30).mean() > 0.01
     elif raw is not None:
         assert (np.abs(drawn.astype(int) - raw.astype(int)).sum(axis=2) > 30).any(), "nothing drawn"
+    if kind == "remote_segmentation":
+        other = decode_png(c.call("GET", "/file", path=path, did=did, bands=[3, 2, 1])["img_data"])
+        assert (other != drawn).any(), "other bands, another picture"
+        with pytest.raises(ApiError):
+            c.call("GET", "/file", path=path, did=did, bands=[0, 1, 9])
     with pytest.raises(ApiError) as info:
         c.file(os.path.join(server.workspace, ".pdxsrv", "events", "LOCK"), did=did)
     assert info.value.code in ("invalid_argument", "not_found")

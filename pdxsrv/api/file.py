@@ -67,8 +67,11 @@ class FileHandler(APIHandler):
                 f"{self.args['path']!r} is not an image of dataset {dataset.id}; "
                 f"its images are under {root} (GET /dataset/details lists them in file_info)"
             )
+        bands = tuple(self.args["bands"] or (0, 1, 2))
+        if len(bands) != 3 or not all(0 <= b < found.get("bands", 3) for b in bands):
+            raise InvalidArgument(f"bands {list(bands)} must be three band numbers from 0 to {found.get('bands', 3) - 1}")
         return await loop.run_in_executor(
-            None, visualize.render, root, dataset.type, rel, found["file_info"][rel], found["labels"]
+            None, visualize.render, root, dataset.type, rel, found["file_info"][rel], found["labels"], bands
         )
 
 

@@ -63,8 +63,10 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                    Arg("seed", INT, default=DEFAULT_SEED))),
     }),
     ("/file", FileHandler, {
-        "GET": Op("A file: images as base64 img_data, xml/log/txt/json/yaml/npy as is",
-                  (Arg("path", required=True), Arg("did")), ("img_data",)),
+        "GET": Op("A file: images as base64 img_data (with did: its labels drawn), xml/log/txt/json/yaml/npy as is",
+                  (Arg("path", required=True), Arg("did"),
+                   Arg("bands", INT_LIST, doc="remote sensing: the three bands to show (default 0,1,2)")),
+                  ("img_data",)),
     }),
     ("/project", ProjectHandler, {
         "GET": Op("One project (id) with its tasks, or all", (Arg("id"),), ("attr", "projects")),

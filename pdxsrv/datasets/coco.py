@@ -11,7 +11,7 @@ from typing import Any
 
 from PIL import Image
 
-from pdxsrv.datasets.scan import DatasetError, Progress, Scan, is_image, size_stats
+from pdxsrv.datasets.scan import PARTS, DatasetError, Progress, Scan, is_image, size_stats
 
 IMAGE_DIR = "JPEGImages"
 
@@ -36,6 +36,21 @@ def image_size(root: str, rel: str) -> tuple[int, int]:
             return img.size
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DatasetError(rel, f"cannot be read as an image ({exc})") from None
+
+
+def has(root: str, rel: str) -> bool:
+    """Whether the dataset holds `rel`."""
+    return os.path.exists(os.path.join(root, rel))
+
+
+def presplit_json(root: str) -> dict[str, str] | None:
+    """{part: json file} of a pre-split COCO dataset (train.json and val.json required), or None if not pre-split."""
+    if not (has(root, "train.json") or has(root, "val.json")):
+        return None
+    for name in ("train.json", "val.json"):
+        if not has(root, name):
+            raise DatasetError(name, "is missing: a pre-split COCO dataset needs train.json and val.json")
+    return {part: f"{part}.json" for part in PARTS if has(root, f"{part}.json")}
 
 
 def inside(root: str, rel: str) -> str | None:

@@ -7,31 +7,23 @@ import os
 import posixpath
 import xml.etree.ElementTree as ET
 
-from pdxsrv.datasets.coco import IMAGE_DIR, image_size, inside, scan_coco
+from pdxsrv.datasets.coco import IMAGE_DIR, has, image_size, inside, presplit_json, scan_coco
 from pdxsrv.datasets.scan import PARTS, DatasetError, Progress, Scan, is_image, read_lines, size_stats, split_rows, walk
 
 ANNOTATION_DIR = "Annotations"
 Box = tuple[float, float, float, float]
 
 
-def _has(root: str, rel: str) -> bool:
-    """Whether the dataset holds `rel`."""
-    return os.path.exists(os.path.join(root, rel))
-
-
 def scan(root: str, progress: Progress | None = None) -> Scan:
     """Check a detection dataset and describe it; VOC or COCO is told from the files present."""
     if not os.path.isdir(root):
         raise DatasetError(".", f"{root} is not a directory")
-    if _has(root, "train_list.txt"):
+    if has(root, "train_list.txt"):
         return _voc_presplit(root, progress)
-    if _has(root, "train.json") or _has(root, "val.json"):
-        for name in ("train.json", "val.json"):
-            if not _has(root, name):
-                raise DatasetError(name, "is missing: a pre-split COCO dataset needs train.json and val.json")
-        names = {p: f"{p}.json" for p in PARTS if _has(root, f"{p}.json")}
+    names = presplit_json(root)
+    if names is not None:
         return scan_coco(root, "detection", names, segmentation=False, image_dir=False, progress=progress)
-    if _has(root, "annotations.json"):
+    if has(root, "annotations.json"):
         return scan_coco(root, "detection", "annotations.json", segmentation=False, image_dir=False,
                          progress=progress)
     if os.path.isdir(os.path.join(root, ANNOTATION_DIR)):

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import os
 
-from pdxsrv.datasets.coco import IMAGE_DIR, scan_coco
-from pdxsrv.datasets.scan import PARTS, DatasetError, Progress, Scan
+from pdxsrv.datasets.coco import IMAGE_DIR, has, presplit_json, scan_coco
+from pdxsrv.datasets.scan import DatasetError, Progress, Scan
 
-
-
-def _has(root: str, rel: str) -> bool:
-    """Whether the dataset holds `rel`."""
-    return os.path.exists(os.path.join(root, rel))
 
 
 def scan(root: str, progress: Progress | None = None) -> Scan:
@@ -21,13 +16,10 @@ def scan(root: str, progress: Progress | None = None) -> Scan:
     if not os.path.isdir(os.path.join(root, IMAGE_DIR)):
         raise DatasetError(IMAGE_DIR, "is missing: an instance segmentation dataset keeps its images in "
                            f"{IMAGE_DIR}/ next to annotations.json (or train.json + val.json)")
-    if _has(root, "train.json") or _has(root, "val.json"):
-        for name in ("train.json", "val.json"):
-            if not _has(root, name):
-                raise DatasetError(name, "is missing: a pre-split dataset needs train.json and val.json")
-        names = {p: f"{p}.json" for p in PARTS if _has(root, f"{p}.json")}
+    names = presplit_json(root)
+    if names is not None:
         return scan_coco(root, "instance_segmentation", names, segmentation=True, image_dir=True, progress=progress)
-    if not _has(root, "annotations.json"):
+    if not has(root, "annotations.json"):
         raise DatasetError("annotations.json", "is missing: put the COCO annotations in annotations.json at the "
                            "dataset root (or pre-split train.json + val.json)")
     return scan_coco(root, "instance_segmentation", "annotations.json", segmentation=True, image_dir=True,

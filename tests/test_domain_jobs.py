@@ -53,3 +53,32 @@ def test_an_active_job_the_supervisor_forgot_is_lost() -> None:
     s = do(s, jobs.job_missing, "T0002.train.1", "the supervisor does not know it")
     assert s.jobs["T0002.train.1"].state == "lost"
     assert jobs.job_missing(s, "T0002.train.1", "again") == []
+
+
+def test_an_import_jobs_reports_move_its_dataset_and_the_message_shows_progress() -> None:
+    from pdxsrv.api.render import dataset_message
+    from pdxsrv.domain import commands as c
+    from pdxsrv.domain.enums import DatasetStatus
+
+    s = do(EMPTY, c.create_dataset, "d", "", "classification")
+    s = do(s, c.start_import, "D0001", "D0001.import.1", "/src")
+    assert s.datasets["D0001"].status == DatasetStatus.XCHECKING
+    s = do(s, jobs.job_seen, {"job": "D0001.import.1", "state": "running", "pid": 5})
+    s = do(s, jobs.job_reports, "D0001.import.1", [rec(1, "progress", phase="checking", done=4, total=10)])
+    assert dataset_message(s.datasets["D0001"]) == "checked 4 of 10 files"
+    s = do(s, jobs.job_reports, "D0001.import.1", [rec(2, "progress", phase="copying", done=5, total=10)])
+    assert s.datasets["D0001"].status == DatasetStatus.XCOPYING
+    assert dataset_message(s.datasets["D0001"])["percent"] == 0.5
+    done = rec(3, "done", ok=True, presplit=True, summary={"labels": ["a", "b"], "train_num": 7})
+    s = do(s, jobs.job_reports, "D0001.import.1", [done])
+    d = s.datasets["D0001"]
+    assert (d.status, d.num_classes, d.train_num) == (DatasetStatus.XSPLITED, 2, 7)
+
+    s = do(s, c.create_dataset, "e", "", "detection")
+    s = do(s, c.start_import, "D0002", "D0002.import.1", "/src")
+    s = do(s, jobs.job_seen, {"job": "D0002.import.1", "state": "running", "pid": 6})
+    s = do(s, jobs.job_seen, {"job": "D0002.import.1", "state": "failed", "pid": 6, "signal": 9})
+    assert s.datasets["D0002"].status == DatasetStatus.XCHECKFAIL and "signal 9" in s.datasets["D0002"].message
+    with pytest.raises(c.Conflict):
+        c.split_dataset(s, "D0002", 0.2, 0.1, 1, (1, 1, 0))
+    assert c.next_job_id(s, "D0002", "import") == "D0002.import.2"

@@ -244,3 +244,20 @@ def test_the_split_is_the_same_after_a_restart_and_a_replay(server: Server, tmp_
                                                              before["test_files"])
     c.split_dataset(did, 0.2, 0.1)  # another seed (the default): another split
     assert c.dataset_details(did)["details"]["val_files"] != before["val_files"]
+
+
+def test_recommended_params_for_a_project_on_a_split_dataset(server: Server) -> None:
+    c = Client(server.url)
+    source = str(server.base / "for-params")
+    make("classification", source, fmt="folders", images=40, classes=4)
+    did = c.create_dataset("for params", "classification")["did"]
+    c.import_dataset(did, source)
+    imported(c, did)
+    c.split_dataset(did, 0.25)
+    pid = c.create_project("p", "classification")["pid"]
+    c.set_attributes("project", pid, {"did": did})
+    train = c.recommended_params(pid)["train"]
+    assert (train["model"], train["cuda_visible_devices"], train["batch_size"]) == ("MobileNetV2", "", 4)
+    assert train["num_epochs"] == 10 and train["lr_decay_epochs"] == [4, 6, 8]
+    resnet = c.recommended_params(pid, model_type="ResNet18")["train"]
+    assert resnet["model"] == "ResNet18" and resnet["learning_rate"] == pytest.approx(4 / 256 * 0.1)

@@ -38,7 +38,7 @@ class EventLog:
         self.segment_bytes = segment_bytes
         self.recovered: TruncatedTail | None = None
         os.makedirs(self.directory, exist_ok=True)
-        self._lock_fd = _acquire_lock(os.path.join(self.directory, "LOCK"))
+        self._lock_fd = acquire_lock(os.path.join(self.directory, "LOCK"))
         try:
             self._last_seq = self._durable_seq = self._open_tail()
         except BaseException:
@@ -263,7 +263,7 @@ class EventLog:
         self.close()
 
 
-def _acquire_lock(path: str) -> int:
+def acquire_lock(path: str) -> int:
     """flock() `path` exclusively and write our pid in it; raise LogLocked if someone holds it."""
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

@@ -6,7 +6,7 @@ import os
 from typing import NamedTuple
 
 from eventlog.errors import CorruptLog
-from eventlog.log import _acquire_lock
+from eventlog.log import acquire_lock
 from eventlog.reader import read_records
 from eventlog.segments import fsync_dir, list_segments, truncate
 from eventlog.snapshots import SnapshotStore
@@ -56,7 +56,7 @@ def repair(directory: str, snapshot_dir: str | None = None) -> Problem | None:
 
     Takes the writer lock, so it refuses to run while a writer has the log open.
     """
-    lock_fd = _acquire_lock(os.path.join(directory, "LOCK"))
+    lock_fd = acquire_lock(os.path.join(directory, "LOCK"))
     try:
         problem = verify(directory).problem
         if problem is None:

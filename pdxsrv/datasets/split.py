@@ -44,7 +44,9 @@ def split(
         parts["val"] += members[:n_val]
         parts["test"] += members[n_val : n_val + n_test]
         parts["train"] += members[n_val + n_test :]
-    if not parts["val"]:  # every class rounded to 0: move a training image of the largest class
+    if not parts["val"] and parts["test"]:  # every class rounded to 0: a test image validates instead
+        parts["val"].append(parts["test"].pop())
+    elif not parts["val"]:  # no test images either: move a training image of the largest class
         training = defaultdict(list)
         for image in parts["train"]:
             training[group_of(image)].append(image)

@@ -1,0 +1,1 @@
+"""The model zoo and training engine (imports paddle; only job processes load it)."""

@@ -1,0 +1,80 @@
+"""From a workspace dataset to batches: the split lists, seeded order, threaded decoding with prefetch."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Iterator
+
+import numpy as np
+
+from pdxsrv.datasets import details
+from pdxsrv.engine.base import DataSpec, EngineError, Kind
+
+PARTS = ("train", "val", "test")
+
+
+def load(dataset_dir: str, dataset_type: str, split: dict[str, Any]) -> DataSpec:
+    """The dataset as split by its recorded split (or as imported when it came pre-split)."""
+    found = details.resolved(dataset_dir, dataset_type, split)
+    parts = {part: list(found.get(f"{part}_files") or []) for part in PARTS}
+    if not parts["train"]:
+        raise EngineError("the dataset has no training images; split it with a smaller val/test share")
+    return DataSpec(dataset_dir, list(found["labels"]), dict(found["file_info"]), parts, int(found.get("bands") or 3))
+
+
+def epoch_order(images: list[str], seed: int, epoch: int) -> list[str]:
+    """The training images of `epoch` in a shuffled order that depends only on (seed, epoch)."""
+    rng = np.random.default_rng([seed, epoch])
+    return [images[i] for i in rng.permutation(len(images))]
+
+
+def batches(images: list[str], batch_size: int) -> list[list[str]]:
+    """Consecutive batches; a last batch of one image is dropped when there are full ones (batch norm needs two)."""
+    out = chunks(images, batch_size)
+    if len(out) > 1 and len(out[-1]) == 1:
+        out.pop()
+    return out
+
+
+def chunks(images: list[str], size: int) -> list[list[str]]:
+    """Consecutive groups of `size` images, the last one possibly shorter (evaluation)."""
+    return [images[i:i + size] for i in range(0, len(images), size)]
+
+
+class Loader:
+    """Decodes and augments batches on a thread pool, one batch ahead of the consumer.
+
+    Batches are assembled on their own thread, so waiting for samples never takes a sample worker.
+    """
+
+    def __init__(self, kind: Kind, data: DataSpec, params: dict[str, Any], workers: int | None = None) -> None:
+        self.kind, self.data, self.params = kind, data, params
+        self.pool = ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1))
+        self.assembler = ThreadPoolExecutor(max_workers=1)
+
+    def _batch(self, images: list[str], train: bool, seed: tuple[int, ...]) -> tuple[np.ndarray, Any]:
+        futures = [
+            self.pool.submit(self.kind.sample, self.data, image, train, np.random.default_rng([*seed, i]), self.params)
+            for i, image in enumerate(images)
+        ]
+        samples = [f.result() for f in futures]
+        return np.stack([s[0] for s in samples]), np.stack([np.asarray(s[1]) for s in samples])
+
+    def iterate(self, groups: list[list[str]], train: bool, seed: tuple[int, ...] = (0,),
+                start: int = 0) -> Iterator[tuple[int, np.ndarray, Any]]:
+        """(index, images, labels) of groups[start:], the next batch prepared while one is used."""
+        ahead: Future | None = None
+        for index in range(start, len(groups)):
+            current = ahead or self.assembler.submit(self._batch, groups[index], train, (*seed, index))
+            if index + 1 < len(groups):
+                ahead = self.assembler.submit(self._batch, groups[index + 1], train, (*seed, index + 1))
+            else:
+                ahead = None
+            images, labels = current.result()
+            yield index, images, labels
+
+    def close(self) -> None:
+        """Stop the threads."""
+        self.assembler.shutdown(wait=True, cancel_futures=True)
+        self.pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,274 @@
+"""The training loop every project type shares.
+
+Per step: the learning rate for the global step, forward, the kind's loss, backward, optimizer
+step; progress (epoch, step, loss, lr, time per step, speed, eta) is reported at most every
+PROGRESS_EVERY seconds and at the end of each epoch. Every `save_interval_epochs` epochs and after
+the last one: evaluation on the val set (the train set when val is empty), a `metric` report,
+`output/epoch_N`, and `output/best_model` when the first metric improved. VisualDL scalars go to
+`output/vdl_log/`.
+
+Order and augmentation depend only on (seed, epoch, batch, position), so a run stopped after
+step k of epoch E and resumed from its checkpoint (`epoch` = E, `step` = k in meta.json) sees the
+same batches as an uninterrupted one. A stop (`Stop.requested`, set by SIGTERM) is honoured
+between steps: the finished step is kept in `output/epoch_E` unless that checkpoint already exists
+(then resuming from it repeats at most the steps since).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Callable, Protocol
+
+import numpy as np
+import paddle
+
+from pdxsrv.engine import checkpoint, data as data_mod
+from pdxsrv.engine.base import DataSpec, EngineError, Kind, Metric
+from pdxsrv.engine.kinds import kind_of
+from pdxsrv.engine.schedule import epochs_of, optimizer, schedule
+
+log = logging.getLogger("pdxsrv.engine")
+
+PROGRESS_EVERY = 0.5
+
+
+class Reporter(Protocol):
+    """Where the loop reports (the supervisor's report library, or nothing)."""
+
+    def progress(self, **kv: Any) -> Any: ...
+    def metric(self, **kv: Any) -> Any: ...
+    def log(self, message: str, level: str = "info") -> Any: ...
+
+
+class Silent:
+    """A reporter that drops everything (for scripts and benches)."""
+
+    def progress(self, **kv: Any) -> None:
+        """Drop progress."""
+
+    def metric(self, **kv: Any) -> None:
+        """Drop metrics."""
+
+    def log(self, message: str, level: str = "info") -> None:
+        """Drop log lines."""
+
+
+class Stop:
+    """Set by SIGTERM (or by hand): the loop stops after the current step."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def install(self) -> "Stop":
+        """Handle SIGTERM by setting the flag."""
+        signal.signal(signal.SIGTERM, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.requested = True
+
+
+@dataclass
+class Run:
+    """One training run of a task."""
+
+    output: str
+    project_type: str
+    data: DataSpec
+    params: dict[str, Any]
+    seed: int = 0
+    resume_from: str | None = None  # a checkpoint directory
+    pretrained: str | None = None  # a weights file or checkpoint directory
+    info: dict[str, Any] = field(default_factory=dict)  # what the job adds to every checkpoint's meta
+
+
+def use_device() -> str:
+    """The GPU the supervisor gave this process (CUDA_VISIBLE_DEVICES), else the CPU."""
+    if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
+        return paddle.set_device("gpu:0").__str__()
+    return paddle.set_device("cpu").__str__()
+
+
+def build(kind: Kind, data: DataSpec, params: dict[str, Any]) -> paddle.nn.Layer:
+    """The task's network."""
+    return kind.build_model(str(params.get("model") or ""), data.num_classes, data.bands, params)
+
+
+def evaluate(kind: Kind, model: paddle.nn.Layer, loader: data_mod.Loader, images: list[str], batch_size: int,
+             progress: Callable[[int, int], None] | None = None) -> Metric:
+    """Run the model over `images` (eval transforms) and return the filled metric."""
+    metric = kind.new_metric(loader.data.num_classes)
+    groups = data_mod.chunks(images, batch_size)
+    model.eval()
+    with paddle.no_grad():
+        for index, x, y in loader.iterate(groups, train=False):
+            metric.update(model(paddle.to_tensor(x)), y)
+            if progress is not None:
+                progress(index + 1, len(groups))
+    model.train()
+    return metric
+
+
+def eval_images(data: DataSpec) -> list[str]:
+    """The images evaluated during training: val, else test, else train."""
+    return data.parts["val"] or data.parts["test"] or data.parts["train"]
+
+
+class Trainer:
+    """Holds one run's model, optimizer and bookkeeping."""
+
+    def __init__(self, run: Run, reporter: Reporter, stop: Stop) -> None:
+        self.run, self.reporter, self.stop = run, reporter, stop
+        self.kind = kind_of(run.project_type)
+        self.params = run.params
+        self.num_epochs, self.batch_size, self.save_interval = epochs_of(run.params)
+        self.seed = run.seed
+        paddle.seed(run.seed)
+        np.random.seed(run.seed % 2**32)
+        self.model = build(self.kind, run.data, run.params)
+        self.batch_size = min(self.batch_size, len(run.data.parts["train"]))
+        self.steps = len(data_mod.batches(run.data.parts["train"], self.batch_size))
+        self.schedule = schedule(run.params, run.project_type, self.steps, self.num_epochs)
+        self.opt = optimizer(run.params, run.project_type, self.model, self.schedule.at(0))
+        self.loader = data_mod.Loader(self.kind, run.data, run.params)
+        self.best: dict[str, Any] = {}
+        self.epoch, self.start_step = 0, 0
+        self.step_time: float | None = None
+        self.eval_time = 0.0
+        self.vdl = _vdl_writer(os.path.join(run.output, "vdl_log"))
+
+    def prepare(self) -> None:
+        """Restore a resumed run, or load pretrained weights."""
+        checkpoint.recover(self.run.output)
+        if self.run.resume_from:
+            meta = checkpoint.load(self.run.resume_from, self.model, self.opt)
+            self.epoch, self.start_step = int(meta["epoch"]), int(meta.get("step") or 0)
+            self.best = dict(meta.get("best") or {})
+            if self.start_step >= self.steps:
+                self.start_step = self.steps
+            self.reporter.log(f"resumed from {os.path.basename(self.run.resume_from)}: "
+                              f"{self.epoch} epochs and {self.start_step} steps done")
+        elif self.run.pretrained:
+            skipped = checkpoint.load_matching(self.run.pretrained, self.model)
+            self.reporter.log(f"pretrained weights loaded from {self.run.pretrained}"
+                              + (f"; not used (shape or name differs): {', '.join(skipped)}" if skipped else ""))
+
+    def meta(self, step: int, metrics: dict[str, float]) -> dict[str, Any]:
+        """What a checkpoint records besides the weights."""
+        return {"epoch": self.epoch, "step": step, "steps_per_epoch": self.steps, "metrics": metrics,
+                "best": self.best, "model": self.params.get("model"), "project_type": self.run.project_type,
+                "labels": self.run.data.labels, "in_channels": self.run.data.bands, "params": self.params,
+                **self.run.info}
+
+    def train(self) -> dict[str, Any]:
+        """Train to `num_epochs` (or until stopped); the outcome for the job's `done` report."""
+        self.prepare()
+        self.model.train()
+        try:
+            while self.epoch < self.num_epochs:
+                if not self._epoch():
+                    return self._stopped()
+                self.epoch += 1
+                self.start_step = 0
+                if self.epoch % self.save_interval == 0 or self.epoch == self.num_epochs:
+                    self._evaluate_and_save()
+                if self.stop.requested and self.epoch < self.num_epochs:
+                    return self._stopped()
+        finally:
+            self.loader.close()
+            if self.vdl is not None:
+                self.vdl.close()
+        return {"stopped": False, "epoch": self.epoch, "best": self.best}
+
+    def _epoch(self) -> bool:
+        """Run the steps of epoch `self.epoch` from `self.start_step`; False when stopped."""
+        order = data_mod.batches(data_mod.epoch_order(self.run.data.parts["train"], self.seed, self.epoch),
+                                 self.batch_size)
+        last_report = 0.0
+        for index, x, y in self.loader.iterate(order, train=True, seed=(self.seed, self.epoch), start=self.start_step):
+            if self.stop.requested:
+                self.start_step = index
+                return False
+            began = time.perf_counter()
+            global_step = self.epoch * self.steps + index
+            lr = self.schedule.at(global_step)
+            self.opt.set_lr(lr)
+            loss = self.kind.loss(self.model(paddle.to_tensor(x)), paddle.to_tensor(y), self.params)
+            loss.backward()
+            self.opt.step()
+            self.opt.clear_grad()
+            value = float(loss)
+            if not math.isfinite(value):
+                raise EngineError(f"the loss became {value} at epoch {self.epoch + 1}, step {index + 1}: "
+                                  "lower the learning rate and train again")
+            spent = time.perf_counter() - began
+            self.step_time = spent if self.step_time is None else 0.9 * self.step_time + 0.1 * spent
+            now = time.monotonic()
+            if now - last_report >= PROGRESS_EVERY or index + 1 == len(order):
+                last_report = now
+                self._progress(index + 1, len(order), value, lr, len(x))
+                if self.vdl is not None:
+                    self.vdl.add_scalar("Train/loss", value, global_step)
+                    self.vdl.add_scalar("Train/lr", lr, global_step)
+        self.start_step = len(order)
+        return True
+
+    def _progress(self, step: int, steps: int, loss: float, lr: float, images: int) -> None:
+        per_step = self.step_time or 0.0
+        left_steps = (self.num_epochs - self.epoch) * self.steps - step
+        left_evals = sum(1 for e in range(self.epoch + 1, self.num_epochs + 1)
+                         if e % self.save_interval == 0 or e == self.num_epochs)
+        self.reporter.progress(
+            epoch=self.epoch + 1, num_epochs=self.num_epochs, step=step, steps=steps, loss=loss, lr=lr,
+            time_each_step=per_step, speed=images / per_step if per_step else 0.0,
+            eta=left_steps * per_step + left_evals * self.eval_time,
+        )
+
+    def _evaluate_and_save(self) -> None:
+        began = time.perf_counter()
+        self.reporter.progress(epoch=self.epoch, num_epochs=self.num_epochs, step=self.steps, steps=self.steps,
+                               phase="evaluating")
+        summary = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size).summary()
+        key = next(iter(summary))
+        improved = not self.best or summary[key] > self.best.get("value", -math.inf)
+        if improved:
+            self.best = {"epoch": self.epoch, "metric": key, "value": summary[key]}
+        path = checkpoint.save(self.run.output, f"epoch_{self.epoch}", self.model, self.opt, self.meta(0, summary))
+        if improved:
+            checkpoint.copy(self.run.output, path, checkpoint.BEST)
+        self.eval_time = time.perf_counter() - began
+        self.reporter.metric(epoch=self.epoch, metrics=summary, best=self.best)
+        if self.vdl is not None:
+            for name, value in summary.items():
+                self.vdl.add_scalar(f"Eval/{name}", value, self.epoch)
+
+    def _stopped(self) -> dict[str, Any]:
+        """Keep the finished steps as `epoch_<done epochs>` unless that checkpoint exists."""
+        path = checkpoint.epoch_dir(self.run.output, self.epoch)
+        if not os.path.isdir(path):
+            checkpoint.save(self.run.output, f"epoch_{self.epoch}", self.model, self.opt,
+                            self.meta(self.start_step, {}))
+        return {"stopped": True, "epoch": self.epoch, "step": self.start_step, "best": self.best}
+
+
+def train(run: Run, reporter: Reporter | None = None, stop: Stop | None = None) -> dict[str, Any]:
+    """Train one run to its end (or a stop) and return the outcome."""
+    use_device()
+    return Trainer(run, reporter or Silent(), stop or Stop()).train()
+
+
+def _vdl_writer(logdir: str) -> Any:
+    """A VisualDL LogWriter, or None when visualdl is not importable."""
+    try:
+        from visualdl import LogWriter
+    except ImportError:
+        log.warning("visualdl is not installed: no VisualDL logs")
+        return None
+    os.makedirs(logdir, exist_ok=True)
+    return LogWriter(logdir=logdir)

@@ -101,13 +101,15 @@ class Supervision:
             log.warning("no heartbeat from the supervisor yet; reconciling anyway")
         await self.reconcile()
 
-    async def spawn(self, job: str, kind: str, params: dict[str, Any]) -> None:
-        """Start `python -m pdxsrv.jobs <kind> <job dir>` with `params` in `<job dir>/job.json`."""
+    async def spawn(self, job: str, kind: str, params: dict[str, Any], gpus: list[int] | None = None,
+                    grace: float | None = None) -> None:
+        """Start `python -m pdxsrv.jobs <kind> <job dir>` with `params` in `<job dir>/job.json` on `gpus`."""
         job_dir = os.path.join(self.store.root, ".pdxsrv", "jobs", job)
         os.makedirs(job_dir, exist_ok=True)
         with open(os.path.join(job_dir, "job.json"), "w", encoding="utf-8") as f:
             json.dump(params, f, ensure_ascii=False)
-        await self.client.spawn(job, [sys.executable, "-m", "pdxsrv.jobs", kind, job_dir], job_dir)
+        await self.client.spawn(job, [sys.executable, "-m", "pdxsrv.jobs", kind, job_dir], job_dir,
+                                gpus=gpus, grace=grace)
 
     async def close(self) -> None:
         """Stop following (the supervisor and its jobs keep running)."""

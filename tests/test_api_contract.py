@@ -197,5 +197,5 @@ def test_recommended_params_check_the_model_and_read_gpus_live(server: Server, b
     assert body["code"] == "invalid_argument" and "'YOLOv3' is not a classification model" in body["message"]
     body = check_shape(requests.get(url, json={"pid": bound["pid"], "gpu_list": [0]}))  # this machine has no GPU
     assert body["code"] == "invalid_argument" and "GPU 0" in body["message"]
-    body = check_shape(requests.get(url, json={"pid": bound["pid"], "model_type": "ResNet50_vd"}))
+    body = check_shape(requests.get(url, json={"pid": bound["pid"], "model_type": "ResNet50"}))
     assert body["code"] == "conflict" and "not split" in body["message"]

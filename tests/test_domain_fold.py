@@ -93,8 +93,8 @@ def decide(state: Workspace, op: tuple) -> list:
 
 # Every generated sequence starts from a populated workspace, so that later operations have targets.
 SETUP = [("dataset", "d", "classification"), ("dataset", "d", "detection"), ("project", "p", "classification"),
-         ("project", "p", "detection"), ("bind", 0, 0), ("bind", 1, 1), ("task", 0, {"model": "M"}),
-         ("task", 1, {"model": "Y", "backbone": "B", "with_fpn": True}), ("model", 0, "m", True), ("model", 1, "m", False)]
+         ("project", "p", "detection"), ("bind", 0, 0), ("bind", 1, 1), ("task", 0, {"model": "YOLOv3"}),
+         ("task", 1, {"model": "FasterRCNN", "backbone": "B", "with_fpn": True}), ("model", 0, "m", True), ("model", 1, "m", False)]
 
 
 def run(operations: list[tuple]) -> tuple[list[Record], Workspace]:

@@ -101,7 +101,7 @@ class APIHandler(RequestHandler):
         if isinstance(exc, DomainError):
             honest = next((code for cls, code in HONEST_STATUS.items() if isinstance(exc, cls)), 400)
             self.set_status(honest if self.ctx.honest_status else 200)
-            body = {"status": -1, "message": exc.message, "code": exc.code}
+            body = {**getattr(exc, "fields", {}), "status": -1, "message": exc.message, "code": exc.code}
         elif isinstance(exc, HTTPError) or exc is None:
             code, message = {
                 401: ("unauthorized", "this server needs 'Authorization: Bearer <token>'"),

@@ -99,11 +99,7 @@ class DatasetDetailsHandler(APIHandler):
 
 def _details_of(root: str, dataset: Dataset) -> dict[str, Any]:
     """The dataset's details, with the lists of its recorded split (if any)."""
-    found = details.load(files.dataset_dir(root, dataset.id))
-    if not dataset.split:
-        return found
-    s = dataset.split
-    return details.with_split(found, details.split_lists(found, dataset.type, s["val_split"], s["test_split"], s["seed"]))
+    return details.resolved(files.dataset_dir(root, dataset.id), dataset.type, dataset.split)
 
 
 class DatasetSplitHandler(APIHandler):

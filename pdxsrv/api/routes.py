@@ -17,15 +17,9 @@ from pdxsrv.api.openapi import OpenAPIHandler
 from pdxsrv.api.projects import ProjectHandler
 from pdxsrv.api.spec import ANY, BOOL, FLOAT, INT, INT_LIST, OBJECT, STR_LIST, Arg, Op
 from pdxsrv.api.system import SystemHandler
-from pdxsrv.api.task_jobs import (
-    EvaluateHandler,
-    ExportHandler,
-    MetricsHandler,
-    PredictHandler,
-    PruneHandler,
-    TrainHandler,
-    VdlHandler,
-)
+from pdxsrv.api.evaluation import EvaluateHandler, PredictHandler
+from pdxsrv.api.task_jobs import ExportHandler, PruneHandler, VdlHandler
+from pdxsrv.api.training import MetricsHandler, TrainHandler
 from pdxsrv.api.tasks import TaskHandler, TaskParamsHandler
 from pdxsrv.api.workspace import WorkspaceHandler
 from pdxsrv.datasets.split import DEFAULT_SEED

@@ -1,22 +1,22 @@
-"""Task routes whose work runs in a job: train, prune, evaluate, metrics, predict, export, vdl.
+"""The shared base of the task routes whose work runs in a job, and those not built yet: prune, export, vdl.
 
-Each validates its arguments and the state it needs now; the jobs themselves are not built yet, so
-a request that passes every check is answered `not_available` and changes nothing.
+Those validate their arguments and the state they need now, then answer `not_available` and change nothing.
 """
 
 from __future__ import annotations
+
+import asyncio
+import os
+from typing import Callable
 
 from pdxsrv import files
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import NotAvailable, NotStarted
 from pdxsrv.domain import commands
-from pdxsrv.domain.enums import DatasetStatus, TaskStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.state import Task, Workspace
 from pdxsrv.paths import confine
-
-TRAINING = (TaskStatus.XTRAINING, TaskStatus.XPRUNETRAIN)
-
+from pdxsrv.supervision import Supervision
 
 def _not_built(what: str) -> NotAvailable:
     return NotAvailable(f"{what} is not available in this build of pdxsrv yet; nothing was changed")
@@ -34,42 +34,32 @@ class TaskJobHandler(APIHandler):
         """The task's directory."""
         return files.task_dir(self.store.root, task.pid, task.id)
 
-    def require_model(self, task: Task) -> str:
-        """The task's best model directory, or Conflict."""
+    def require_model(self, task: Task, epoch: int | None = None) -> str:
+        """The task's best model directory (or that of `epoch`), or Conflict."""
+        if epoch is not None:
+            path = os.path.join(self.task_path(task), "output", f"epoch_{epoch}")
+            if not os.path.isdir(path):
+                saved = ", ".join(map(str, files.saved_epochs(self.task_path(task)))) or "none"
+                raise Conflict(f"task {task.id} has no checkpoint of epoch {epoch}; saved epochs: {saved}")
+            return path
         path = files.best_model_dir(self.task_path(task))
         if path is None:
             raise Conflict(f"task {task.id} has no trained model yet (output/best_model); train it first")
         return path
 
+    def supervision(self) -> Supervision:
+        """The supervisor link, or NotAvailable when the server runs without one."""
+        if self.ctx.supervision is None:
+            raise NotAvailable("this work runs as a job, and this server runs with --no-supervisor")
+        return self.ctx.supervision
 
-class TrainHandler(TaskJobHandler):
-    """POST start training (or prune-training); PUT stop or resume."""
-
-    async def post(self) -> None:
-        state, task = await self.task()
-        if self.args["pruned_flops"] is not None and not task.parent_id:
-            raise Conflict(f"task {task.id} is not a pruning task (it has no parent_id); pruned_flops needs one")
-        if task.status in TRAINING:
-            raise Conflict(f"task {task.id} is already training")
-        dataset = commands.get_dataset(state, commands.get_project(state, task.pid).did)
-        if dataset.status != DatasetStatus.XSPLITED:
-            raise Conflict(f"dataset {dataset.id} is not split (status {dataset.status.name}); split it first")
-        raise _not_built("training")
-
-    async def put(self) -> None:
-        _, task = await self.task()
-        if self.args["act"] == "stop":
-            if task.status not in TRAINING:
-                raise Conflict(f"task {task.id} is not training (status {task.status.name})")
-            raise _not_built("stopping training")
-        epoch = self.args["epoch"]
-        if epoch is None:
-            raise InvalidArgument("argument 'epoch' is required to resume: the epoch whose checkpoint to resume from")
-        saved = files.saved_epochs(self.task_path(task))
-        if epoch not in saved:
-            have = ", ".join(map(str, saved)) or "none"
-            raise Conflict(f"task {task.id} has no checkpoint of epoch {epoch}; saved epochs: {have}")
-        raise _not_built("resuming training")
+    async def wait_for(self, done: Callable[[Workspace], bool], timeout: float) -> Workspace:
+        """Wait until `done(state)` holds (or the timeout passes); return the durable state."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done(self.store.state) and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        return await self.store.durable_state()
 
 
 class PruneHandler(TaskJobHandler):
@@ -87,49 +77,6 @@ class PruneHandler(TaskJobHandler):
     async def put(self) -> None:
         _, task = await self.task()
         raise Conflict(f"no pruning analysis is running for task {task.id}")
-
-
-class EvaluateHandler(TaskJobHandler):
-    """GET the evaluation result; POST start an evaluation."""
-
-    async def get(self) -> None:
-        _, task = await self.task()
-        raise NotStarted(f"task {task.id} has not been evaluated; POST /project/task/evaluate starts an evaluation")
-
-    async def post(self) -> None:
-        _, task = await self.task()
-        self.require_model(task)
-        raise _not_built("evaluation")
-
-
-class MetricsHandler(TaskJobHandler):
-    """GET training log, evaluation metrics, sensitivities or pruning log."""
-
-    async def get(self) -> None:
-        _, task = await self.task()
-        kind = self.args["type"]
-        if kind in ("train", "eval", "eval_all"):
-            raise NotStarted(f"task {task.id} has not trained yet: there are no {kind} metrics")
-        raise NotStarted(f"no pruning analysis has run for task {task.id}: there are no {kind} results")
-
-
-class PredictHandler(TaskJobHandler):
-    """GET prediction status; POST predict an image (or images); PUT stop."""
-
-    async def get(self) -> None:
-        _, task = await self.task()
-        raise NotStarted(f"no prediction has run for task {task.id}; POST /project/task/predict starts one")
-
-    async def post(self) -> None:
-        _, task = await self.task()
-        for path in self.args["img_list"] or []:
-            confine(path, self.ctx.roots, "img_list entry")
-        self.require_model(task)
-        raise _not_built("prediction")
-
-    async def put(self) -> None:
-        _, task = await self.task()
-        raise Conflict(f"no prediction is running for task {task.id}")
 
 
 class ExportHandler(TaskJobHandler):

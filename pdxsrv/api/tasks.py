@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from typing import Any
 
 from pdxsrv import files, system
 from pdxsrv.api.base import APIHandler
@@ -60,6 +62,17 @@ def _gpus(gpu_list: list[int] | None) -> tuple[list[int], list[int]]:
     return gpu_list, system.gpu_free_mb(gpu_list)
 
 
+def local_weights(root: str, params: dict[str, Any]) -> dict[str, Any]:
+    """Recommended parameters whose `pretrain_weights` keyword (IMAGENET...) is kept only when its weights are
+    at `<workspace>/pretrain/<model>_<KEYWORD>.pdparams`: pdxsrv never downloads, so otherwise from scratch."""
+    keyword = params.get("pretrain_weights")
+    if isinstance(keyword, str) and not os.path.isfile(
+        os.path.join(root, "pretrain", f"{params['model']}_{keyword.upper()}.pdparams")
+    ):
+        return {**params, "pretrain_weights": None}
+    return params
+
+
 class TaskParamsHandler(APIHandler):
     """GET a task's parameters, or a project's recommended ones; POST a task's parameters (before training)."""
 
@@ -81,7 +94,8 @@ class TaskParamsHandler(APIHandler):
                 f"dataset {dataset.id} of project {project.id} is not split (status {dataset.status.name}); the "
                 "recommended parameters depend on its training set and classes: import and split it first"
             )
-        self.ok(train=recommended_params(project.type, model, gpu_list, free_mb, dataset.train_num, dataset.num_classes))
+        params = recommended_params(project.type, model, gpu_list, free_mb, dataset.train_num, dataset.num_classes)
+        self.ok(train=local_weights(self.store.root, params))
 
     async def post(self) -> None:
         await self.store.execute(commands.set_task_params, self.args["tid"], self.args["train"])

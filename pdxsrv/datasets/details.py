@@ -34,3 +34,11 @@ def with_split(details: dict[str, Any], parts: dict[str, list[str]]) -> dict[str
             label: [image for image in images if image in chosen] for label, images in details["label_info"].items()
         }
     return out
+
+
+def resolved(dataset_dir: str, dataset_type: str, split: dict[str, Any]) -> dict[str, Any]:
+    """The dataset's details with the lists of its recorded split (`{}`: as imported, e.g. pre-split)."""
+    found = load(dataset_dir)
+    if not split:
+        return found
+    return with_split(found, split_lists(found, dataset_type, split["val_split"], split["test_split"], split["seed"]))

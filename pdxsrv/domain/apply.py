@@ -7,11 +7,11 @@ from typing import Any, Callable, Iterable
 from immutables import Map
 
 from eventlog import Record
-from pdxsrv.domain import dataset_jobs
+from pdxsrv.domain import dataset_jobs, task_jobs
 from pdxsrv.domain import events as ev
 from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.ids import parse_id
-from pdxsrv.domain.jobs import TASK_STATUS_OF_JOB, job_outcome
+from pdxsrv.domain.jobs import TERMINAL
 from pdxsrv.domain.state import (
     EMPTY,
     Counters,
@@ -92,6 +92,13 @@ def _task_params_set(s: Workspace, e: ev.TaskParamsSet, ts: float) -> Workspace:
     return evolve(s, tasks=s.tasks.set(e.id, evolve(s.tasks[e.id], params=e.params)))
 
 
+def _task_job_started(s: Workspace, e: ev.TaskJobStarted, ts: float) -> Workspace:
+    task = task_jobs.started(s.tasks[e.id], e.job, e.kind, e.resume_epoch)
+    if e.job in s.jobs:  # the supervisor's account of the job came first (it may even have ended)
+        task = task_jobs.after_job(task, s.jobs[e.job])
+    return evolve(s, tasks=s.tasks.set(e.id, task))
+
+
 def _pretrained_model_created(s: Workspace, e: ev.PretrainedModelCreated, ts: float) -> Workspace:
     model = PretrainedModel(
         e.id, e.name, e.model, e.type, e.pid, e.tid, ts, e.source_path, e.eval_results, e.params, e.dataset
@@ -123,20 +130,25 @@ def _exported_model_deleted(s: Workspace, e: ev.ExportedModelDeleted, ts: float)
 
 
 def _job_spawned(s: Workspace, e: ev.JobSpawned, ts: float) -> Workspace:
-    return evolve(s, jobs=s.jobs.set(e.id, Job(e.id, e.kind, e.subject, ts, list(e.gpus))))
+    s = evolve(s, jobs=s.jobs.set(e.id, Job(e.id, e.kind, e.subject, ts, list(e.gpus))))
+    task = s.tasks.get(e.subject)
+    if task is None or task.jobs.get(e.kind) == e.id:
+        return s
+    return evolve(s, tasks=s.tasks.set(e.subject, evolve(task, jobs={**task.jobs, e.kind: e.id})))
 
 
 def _job_state_changed(s: Workspace, e: ev.JobStateChanged, ts: float) -> Workspace:
-    job = evolve(s.jobs[e.id], state=e.state, pid=e.pid, exit_code=e.exit_code, signal=e.signal,
-                 message=e.message, err_tail=list(e.err_tail))
+    old = s.jobs[e.id]
+    times = {"started": old.started or (ts if e.state == "running" else 0.0),
+             "ended": ts if e.state in TERMINAL else 0.0}
+    job = evolve(old, state=e.state, pid=e.pid, exit_code=e.exit_code, signal=e.signal,
+                 message=e.message, err_tail=list(e.err_tail), **times)
     s = evolve(s, jobs=s.jobs.set(e.id, job))
     if job.kind == "import" and job.subject in s.datasets:
         return evolve(s, datasets=s.datasets.set(job.subject, dataset_jobs.after_state(s.datasets[job.subject], job)))
-    status = TASK_STATUS_OF_JOB.get(job.kind, {}).get(e.state)
-    if status is None or job.subject not in s.tasks:
-        return s
-    task = evolve(s.tasks[job.subject], status=status, message=job_outcome(job))
-    return evolve(s, tasks=s.tasks.set(job.subject, task))
+    if job.subject in s.tasks:
+        return evolve(s, tasks=s.tasks.set(job.subject, task_jobs.after_job(s.tasks[job.subject], job)))
+    return s
 
 
 REPORT_FIELD = {"progress": "progress", "metric": "last_metric", "done": "result"}
@@ -150,6 +162,10 @@ def _job_reported(s: Workspace, e: ev.JobReported, ts: float) -> Workspace:
     if job.kind == "import" and job.subject in s.datasets:
         dataset = dataset_jobs.after_report(s.datasets[job.subject], e.kind, e.data)
         s = evolve(s, datasets=s.datasets.set(job.subject, dataset))
+    elif job.subject in s.tasks and e.kind in ("metric", "done"):
+        task = s.tasks[job.subject]
+        task = task_jobs.with_metric(task, job, e.data) if e.kind == "metric" else task_jobs.after_job(task, job)
+        s = evolve(s, tasks=s.tasks.set(job.subject, task))
     return s
 
 
@@ -166,6 +182,7 @@ APPLIERS: dict[type, Callable[[Workspace, Any, float], Workspace]] = {
     ev.TaskDeleted: _task_deleted,
     ev.TaskAttributesSet: _task_attributes_set,
     ev.TaskParamsSet: _task_params_set,
+    ev.TaskJobStarted: _task_job_started,
     ev.PretrainedModelCreated: _pretrained_model_created,
     ev.PretrainedModelDeleted: _pretrained_model_deleted,
     ev.ExportedModelCreated: _exported_model_created,

@@ -1,6 +1,6 @@
 """Workspace state <-> plain msgpack-able data, for snapshots.
 
-Snapshot data (SNAPSHOT_VERSION 1)::
+Snapshot data (SNAPSHOT_VERSION 2)::
 
     {"seq": int,
      "counters": {"dataset": int, "project": int, "task": int, "pretrained_model": int, "exported_model": int},
@@ -21,7 +21,7 @@ from immutables import Map
 from pdxsrv.domain.enums import DatasetStatus, PretrainedModelStatus, TaskStatus
 from pdxsrv.domain.state import Counters, Dataset, ExportedModel, Job, PretrainedModel, Project, Task, Workspace
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 
 COLLECTIONS: dict[str, type] = {
     "datasets": Dataset,

@@ -8,7 +8,8 @@ from pdxsrv.domain import events as ev
 from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, ACTIVE_TASK_STATUSES, DatasetStatus, ProjectType, TaskStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument, NotFound
 from pdxsrv.domain.ids import DATASET, EXPORTED_MODEL, PRETRAINED_MODEL, PROJECT, TASK, format_id
-from pdxsrv.domain.queries import projects_using, tasks_of
+from pdxsrv.domain.params import check_model
+from pdxsrv.domain.queries import active_jobs, projects_using, tasks_of
 from pdxsrv.domain.state import Dataset, Project, Task, Workspace
 
 TYPES = tuple(t.name for t in ProjectType)
@@ -122,16 +123,19 @@ def delete_project(state: Workspace, pid: str) -> list[Any]:
     get_project(state, pid)
     tasks = tasks_of(state, pid)
     for task in tasks:
-        _check_idle(task, f"project {pid} cannot be deleted")
+        _check_idle(state, task, f"project {pid} cannot be deleted")
     return [ev.TaskDeleted(t.id) for t in tasks] + [ev.ProjectDeleted(pid)]
 
 
 # -- tasks ---------------------------------------------------------------------------------------
 
 
-def _check_idle(task: Task, what: str) -> None:
+def _check_idle(state: Workspace, task: Task, what: str) -> None:
     if task.status in ACTIVE_TASK_STATUSES:
         raise Conflict(f"{what}: task {task.id} is {task.status.name}; stop it first")
+    running = active_jobs(state, task.id)
+    if running:
+        raise Conflict(f"{what}: job {running[0].id} of task {task.id} is {running[0].state}; stop it first")
 
 
 def create_task(
@@ -152,12 +156,13 @@ def create_task(
         params = parent.params
     if not isinstance(params, Mapping):
         raise InvalidArgument(f"train must be a JSON object of training parameters, got {type(params).__name__}")
+    params = check_model(project.type, params)
     return [ev.TaskCreated(format_id(TASK, state.counters.task + 1), pid, desc, dict(params), parent_id)]
 
 
 def delete_task(state: Workspace, tid: str) -> list[Any]:
     """DELETE /project/task: refused while a job runs on it."""
-    _check_idle(get_task(state, tid), f"task {tid} cannot be deleted")
+    _check_idle(state, get_task(state, tid), f"task {tid} cannot be deleted")
     return [ev.TaskDeleted(tid)]
 
 
@@ -168,7 +173,22 @@ def set_task_params(state: Workspace, tid: str, params: Mapping[str, Any]) -> li
         raise Conflict(f"task {tid} is {task.status.name}; parameters can be set only before it first trains")
     if not isinstance(params, Mapping):
         raise InvalidArgument(f"train must be a JSON object of training parameters, got {type(params).__name__}")
-    return [ev.TaskParamsSet(tid, {**task.params, **params})]
+    merged = check_model(get_project(state, task.pid).type, {**task.params, **params})
+    return [ev.TaskParamsSet(tid, merged)]
+
+
+# -- jobs on tasks -------------------------------------------------------------------------------
+
+
+def start_task_job(state: Workspace, tid: str, kind: str, job: str, resume_epoch: int | None = None) -> list[Any]:
+    """A train/evaluate/predict job was started on a task: refused while one of the same kind runs."""
+    task = get_task(state, tid)
+    for running in active_jobs(state, tid):
+        if running.kind == kind and running.id != job:
+            raise Conflict(f"task {tid} already has a {kind} job running ({running.id}); wait for it or stop it")
+    if kind == "train" and task.status in ACTIVE_TASK_STATUSES and task.jobs.get("train") != job:
+        raise Conflict(f"task {tid} is {task.status.name}; stop it before training again")
+    return [ev.TaskJobStarted(tid, job, kind, resume_epoch)]
 
 
 # -- PUT /workspace ------------------------------------------------------------------------------

@@ -145,6 +145,18 @@ class TaskParamsSet:
 
 
 @dataclass(frozen=True, slots=True)
+class TaskJobStarted:
+    """A job (train, evaluate, predict, ...) was started on a task; `resume_epoch` for a resumed training."""
+
+    TYPE: ClassVar[str] = "task.job_started"
+    VERSION: ClassVar[int] = 1
+    id: str
+    job: str
+    kind: str
+    resume_epoch: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PretrainedModelCreated:
     """A task's trained model was registered as a pretrained model."""
 
@@ -255,6 +267,7 @@ CATALOG: dict[str, type] = {
         TaskDeleted,
         TaskAttributesSet,
         TaskParamsSet,
+        TaskJobStarted,
         PretrainedModelCreated,
         PretrainedModelDeleted,
         ExportedModelCreated,

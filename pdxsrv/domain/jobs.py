@@ -10,17 +10,10 @@ import signal
 from typing import Any, Mapping, Sequence
 
 from pdxsrv.domain import events as ev
-from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.errors import DomainError, NotFound
 from pdxsrv.domain.state import Job, Workspace
 
 ACTIVE = frozenset({"queued", "starting", "running", "stopping"})
-_TRAINING = {state: TaskStatus.XTRAINING for state in ("queued", "starting", "running", "stopping")}
-# What a task's status becomes when a job of that kind changes state (more kinds come with their jobs).
-TASK_STATUS_OF_JOB: dict[str, dict[str, TaskStatus]] = {
-    "train": {**_TRAINING, "exited": TaskStatus.XTRAINDONE, "killed": TaskStatus.XTRAINEXIT,
-              "failed": TaskStatus.XTRAINFAIL, "lost": TaskStatus.XTRAINFAIL},
-}
 TERMINAL = frozenset({"exited", "failed", "killed", "lost"})
 REPORT_KINDS = frozenset({"progress", "metric", "log", "done"})
 _JOB_ID = re.compile(r"^((?:D|T)\d{4,})\.([A-Za-z_]+)\.\d+$")

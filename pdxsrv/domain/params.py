@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from pdxsrv.domain.errors import InvalidArgument
 
@@ -99,17 +99,19 @@ FAMILIES: tuple[Family, ...] = (
 
 _SEG_MODELS = ("DeepLabV3P", "BiSeNetV2", "UNet", "HRNet_W18", "FastSCNN", "PPLiteSeg")
 MODELS: dict[str, tuple[str, ...]] = {
+    # What the engine trains (pdxsrv.engine.classification: paddle.vision.models; the _ssld names
+    # only named pretrained weights, so they build the plain networks).
     "classification": (
-        "MobileNetV2", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet50_vd", "ResNet101_vd",
-        "ResNet50_vd_ssld", "ResNet101_vd_ssld", "DarkNet53", "MobileNetV1", "MobileNetV3_small",
-        "MobileNetV3_large", "MobileNetV3_small_ssld", "MobileNetV3_large_ssld", "Xception41", "Xception65",
-        "DenseNet121", "DenseNet161", "DenseNet201", "ShuffleNetV2", "PPLCNet",
+        "MobileNetV1", "MobileNetV2", "MobileNetV3_small", "MobileNetV3_large", "MobileNetV3_small_ssld",
+        "MobileNetV3_large_ssld", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ShuffleNetV2",
+        "DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201",
     ),
     "detection": ("YOLOv3", "FasterRCNN", "PPYOLO", "PPYOLOTiny", "PPYOLOv2", "PicoDet"),
     "segmentation": _SEG_MODELS,
     "instance_segmentation": ("MaskRCNN",),
     "remote_segmentation": _SEG_MODELS,
 }
+ALIASES = {"U-Net": "UNet", "DeepLabv3+": "DeepLabV3P", "HRNet": "HRNet_W18"}  # names the original's clients send
 DEFAULT_MODEL: dict[str, str] = {
     "classification": "MobileNetV2",
     "detection": "YOLOv3",
@@ -165,6 +167,20 @@ def choose_model(project_type: str, model_type: str | None) -> str:
         raise InvalidArgument(f"model_type {model!r} is not a {project_type} model; "
                               f"choose one of {', '.join(MODELS[project_type])}")
     return model
+
+
+def check_model(project_type: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The parameters with `model` checked (aliases of the original's web demo mapped), if it is given."""
+    params = dict(params)
+    if "model" not in params or project_type not in MODELS:
+        return params
+    model = params["model"]
+    model = ALIASES.get(model, model) if isinstance(model, str) else model
+    if model not in MODELS[project_type]:
+        raise InvalidArgument(f"model {params['model']!r} cannot be trained in a {project_type} project; "
+                              f"supported models: {', '.join(MODELS[project_type])}")
+    params["model"] = model
+    return params
 
 
 def recommended_params(project_type: str, model_type: str | None, gpu_list: list[int], gpu_free_mb: list[int],

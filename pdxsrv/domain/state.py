@@ -53,6 +53,8 @@ class Task:
     name: str = ""
     status: TaskStatus = TaskStatus.XINIT
     message: str = ""
+    jobs: dict[str, str] = field(default_factory=dict)  # job kind -> the task's latest job of that kind
+    evals: dict[str, dict[str, Any]] = field(default_factory=dict)  # str(epoch) -> metrics of its evaluation in training
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,8 @@ class Job:
     signal: int | None = None
     message: str = ""
     err_tail: list[str] = field(default_factory=list)
+    started: float = 0.0  # when it began running
+    ended: float = 0.0  # when it reached a terminal state
     journal_seq: int = 0  # the last journal record folded in (what a replay starts after)
     progress: dict[str, Any] = field(default_factory=dict)  # the latest progress report
     last_metric: dict[str, Any] = field(default_factory=dict)

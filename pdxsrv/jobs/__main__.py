@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import sys
@@ -9,8 +10,19 @@ from typing import Any, Callable
 
 from pdxsrv.jobs import import_dataset
 
+
+def _engine_job(module: str) -> Callable[[dict[str, Any]], int]:
+    """A job that imports paddle: loaded only when it runs."""
+    def run(params: dict[str, Any]) -> int:
+        return importlib.import_module(f"pdxsrv.jobs.{module}").run(params)
+    return run
+
+
 JOBS: dict[str, Callable[[dict[str, Any]], int]] = {
     "import": import_dataset.run,
+    "train": _engine_job("train"),
+    "evaluate": _engine_job("evaluate"),
+    "predict": _engine_job("predict"),
 }
 
 

@@ -1,0 +1,145 @@
+"""/project/task/train (start, stop, resume) and /project/task/metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Any
+
+from pdxsrv import files, system
+from pdxsrv.api.errors import NotAvailable, NotStarted
+from pdxsrv.api.task_jobs import TaskJobHandler
+from pdxsrv.api.train_log import eval_all, eval_metric, train_log
+from pdxsrv.domain import commands
+from pdxsrv.domain.enums import DatasetStatus
+from pdxsrv.domain.errors import Conflict, InvalidArgument
+from pdxsrv.domain.params import DEFAULT_MODEL
+from pdxsrv.domain.queries import current_job
+from pdxsrv.domain.state import Task, Workspace
+from pdxsrv.domain.jobs import ACTIVE
+from pdxsrv.paths import confine
+
+STOP_GRACE = 120.0  # seconds a training job gets to finish its step and save before it is killed
+STOP_WAIT = 30.0  # how long PUT stop waits for the job to end before answering
+DOWNLOAD_KEYWORDS = ("IMAGENET", "COCO", "CITYSCAPES")
+
+
+class TrainHandler(TaskJobHandler):
+    """POST start training; PUT stop or resume."""
+
+    async def post(self) -> None:
+        state, task = await self.task()
+        if self.args["pruned_flops"] is not None or self.args["eval_metric_loss"] is not None:
+            if not task.parent_id:
+                raise Conflict(f"task {task.id} is not a pruning task (it has no parent_id); pruned_flops needs one")
+            raise NotAvailable("pruned training comes with model pruning, which this build does not have yet")
+        await self._start(state, task, None)
+        self.ok()
+
+    async def put(self) -> None:
+        state, task = await self.task()
+        if self.args["act"] == "stop":
+            await self._stop(task)
+            self.ok()
+            return
+        epoch = self.args["epoch"]
+        if epoch is None:
+            raise InvalidArgument("argument 'epoch' is required to resume: the epoch whose checkpoint to resume from")
+        self.require_model(task, epoch)
+        num_epochs = task.params.get("num_epochs")
+        if isinstance(num_epochs, int) and epoch >= num_epochs:
+            raise Conflict(f"task {task.id} already trained all {num_epochs} epochs; nothing to resume")
+        await self._start(state, task, epoch)
+        self.ok()
+
+    async def _start(self, state: Workspace, task: Task, resume_epoch: int | None) -> None:
+        project = commands.get_project(state, task.pid)
+        dataset = commands.get_dataset(state, project.did)
+        if dataset.status != DatasetStatus.XSPLITED:
+            raise Conflict(f"dataset {dataset.id} is not split (status {dataset.status.name}); split it first")
+        params = {"model": DEFAULT_MODEL.get(project.type, ""), **task.params}
+        pretrained = None if resume_epoch is not None else self._pretrained(state, params)
+        gpus = await asyncio.get_running_loop().run_in_executor(None, _gpus, params.get("cuda_visible_devices"))
+        job = commands.next_job_id(state, task.id, "train")
+        commands.start_task_job(state, task.id, "train", job, resume_epoch)  # refuses before anything starts
+        supervision = self.supervision()
+        task_path = self.task_path(task)
+        if resume_epoch is None:
+            files.remove_tree(os.path.join(task_path, "output"))  # a fresh start replaces the last run
+        await supervision.spawn(job, "train", {
+            "task_dir": task_path, "dataset_dir": files.dataset_dir(self.store.root, dataset.id),
+            "project_type": project.type, "split": dataset.split, "params": params,
+            "seed": int(params.get("seed") or 0), "resume_epoch": resume_epoch, "pretrained": pretrained,
+        }, gpus=gpus, grace=STOP_GRACE)
+        await self.store.execute(commands.start_task_job, task.id, "train", job, resume_epoch)
+
+    def _pretrained(self, state: Workspace, params: dict[str, Any]) -> str | None:
+        """Where the starting weights are: None (from scratch), a registered pretrained model, or a path."""
+        value = params.get("pretrain_weights")
+        if value in (None, "", False) or str(value).lower() == "none":
+            return None
+        value = str(value)
+        if value.upper() in DOWNLOAD_KEYWORDS:
+            local = os.path.join(self.store.root, "pretrain", f"{params['model']}_{value.upper()}.pdparams")
+            if os.path.isfile(local):
+                return local
+            raise Conflict(
+                f"pretrain_weights {value!r} would need a download, and pdxsrv never downloads; put the weights at "
+                f"{local}, name a pretrained model (PM0001) or a model directory, or set pretrain_weights to null "
+                "to train from scratch"
+            )
+        if value in state.pretrained_models:
+            path = files.pretrained_dir(self.store.root, value)
+        else:
+            path = confine(value, self.ctx.roots, "pretrain_weights")
+        if os.path.isdir(path):
+            path = os.path.join(path, "model.pdparams")
+        if not os.path.isfile(path):
+            raise InvalidArgument(f"pretrain_weights {value!r} has no weights file ({path} is missing)")
+        return path
+
+    async def _stop(self, task: Task) -> None:
+        state = await self.store.durable_state()
+        job = current_job(state, task, "train")
+        if job is None or job.state not in ACTIVE:
+            raise Conflict(f"task {task.id} is not training (status {task.status.name})")
+        await self.supervision().client.stop(job.id, grace=STOP_GRACE)
+        await self.wait_for(lambda s: s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
+
+
+def _gpus(visible: Any) -> list[int]:
+    """The GPU indices of `cuda_visible_devices` ("0", "0, 1", [0, 1], "" for the CPU), checked against the machine."""
+    if visible in (None, "", []):
+        return []
+    items = visible if isinstance(visible, list) else str(visible).replace(" ", "").split(",")
+    try:
+        gpus = [int(item) for item in items if str(item) != ""]
+    except ValueError:
+        raise InvalidArgument(f"cuda_visible_devices {visible!r} must list GPU numbers, e.g. \"0\" or \"0,1\"") from None
+    present = len(system.gpu_memory())
+    missing = [g for g in gpus if not 0 <= g < present]
+    if missing:
+        raise InvalidArgument(f"cuda_visible_devices {visible!r} names GPU {missing[0]}, but this machine has "
+                              f"{present} GPU(s); use \"\" to train on the CPU")
+    return gpus
+
+
+class MetricsHandler(TaskJobHandler):
+    """GET training log, evaluation metrics (best, or per epoch), sensitivities or pruning log."""
+
+    async def get(self) -> None:
+        state, task = await self.task()
+        kind = self.args["type"]
+        job = current_job(state, task, "train")
+        if kind in ("sensitivities", "prune"):
+            raise NotStarted(f"no pruning analysis has run for task {task.id}: there are no {kind} results")
+        if job is None:
+            raise NotStarted(f"task {task.id} has not trained yet: there are no {kind} metrics")
+        if kind == "train":
+            self.ok(train_log=train_log(state, task, job))
+        elif kind == "eval":
+            self.ok(eval_metric=eval_metric(task, job))
+        else:
+            if not task.evals:
+                raise NotStarted(f"task {task.id} has not been evaluated during training yet (no epoch saved)")
+            self.ok(**eval_all(task))

@@ -140,6 +140,7 @@ class Trainer:
         self.best: dict[str, Any] = {}
         self.epoch, self.start_step = 0, 0
         self.step_time: float | None = None
+        self.last_step: dict[str, Any] = {"epoch": 0, "num_epochs": self.num_epochs, "step": 0, "steps": self.steps}
         self.eval_time = 0.0
         self.vdl = _vdl_writer(os.path.join(run.output, "vdl_log"))
 
@@ -224,16 +225,16 @@ class Trainer:
         left_steps = (self.num_epochs - self.epoch) * self.steps - step
         left_evals = sum(1 for e in range(self.epoch + 1, self.num_epochs + 1)
                          if e % self.save_interval == 0 or e == self.num_epochs)
-        self.reporter.progress(
+        self.last_step = dict(
             epoch=self.epoch + 1, num_epochs=self.num_epochs, step=step, steps=steps, loss=loss, lr=lr,
             time_each_step=per_step, speed=images / per_step if per_step else 0.0,
             eta=left_steps * per_step + left_evals * self.eval_time,
         )
+        self.reporter.progress(**self.last_step)
 
     def _evaluate_and_save(self) -> None:
         began = time.perf_counter()
-        self.reporter.progress(epoch=self.epoch, num_epochs=self.num_epochs, step=self.steps, steps=self.steps,
-                               phase="evaluating")
+        self.reporter.progress(**{**self.last_step, "phase": "evaluating"})
         summary = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size).summary()
         key = next(iter(summary))
         improved = not self.best or summary[key] > self.best.get("value", -math.inf)

@@ -1,0 +1,106 @@
+"""Dataset -> project -> task with the recommended parameters (shortened) -> train -> metrics -> evaluate -> predict.
+
+A real server, a real supervisor and real PaddlePaddle training on generated data, per project type.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from pdxsrv.client import Client
+from pdxsrv.domain.enums import PredictStatus, TaskStatus
+from tests.conftest import Server
+from tests.training_support import SEG_SHORT, SHORT, project_on_generated_data, wait_evaluated, wait_predicted, wait_trained
+
+TYPES = {"classification": SHORT, "segmentation": SEG_SHORT, "remote_segmentation": SEG_SHORT}
+REPORT_KEYS = {
+    "classification": {"Confusion_Matrix", "PRF1", "PRF1_average", "Acc1", "Acck", "topk", "label_list"},
+    "segmentation": {"Confusion_Matrix", "Mean_IoU", "Mean_Acc", "PRIoU", "label_list"},
+}
+REPORT_KEYS["remote_segmentation"] = REPORT_KEYS["segmentation"]
+TRAIN_LOG_KEYS = {"log_file", "eta", "train_metrics", "eval_metrics", "download_status", "eval_done", "train_error",
+                  "train_stage", "running_duration"}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory):
+    base = tmp_path_factory.mktemp("training")
+    srv = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
+    srv.base = str(base)
+    yield srv
+    srv.stop()
+    srv.shutdown_supervisor()
+
+
+def _first_image(c: Client, pid: str) -> str:
+    did = c.project(pid)["attr"]["did"]
+    details = c.dataset_details(did)["details"]
+    return os.path.join(c.dataset(did)["attr"]["path"], details["val_files"][0])
+
+
+@pytest.mark.parametrize("kind", TYPES)
+def test_train_evaluate_predict_with_recommended_parameters(server: Server, kind: str) -> None:
+    c = Client(server.url)
+    pid = project_on_generated_data(c, server.base, kind)
+    params = {**c.recommended_params(pid)["train"], **TYPES[kind]}
+    tid = c.create_task(pid, params)["tid"]
+    assert c.task(tid)["task_status"] == TaskStatus.XINIT
+
+    c.train(tid)
+    assert c.task(tid)["task_status"] == TaskStatus.XTRAINING
+    with pytest.raises(Exception, match="already"):
+        c.train(tid)
+    with pytest.raises(Exception, match="stop it first"):
+        c.delete_task(tid)
+    done = wait_trained(c, tid)
+    assert done["task_status"] == TaskStatus.XTRAINDONE, done["message"]
+    assert (done["resumable"], done["max_saved_epochs"]) == (False, 2)
+
+    log = c.metrics(tid, "train")["train_log"]
+    assert TRAIN_LOG_KEYS <= set(log) and log["train_stage"] == "Train Complete" and log["eval_done"]
+    assert log["train_metrics"]["Epoch"] == 2 and np.isfinite(log["train_metrics"]["loss"])
+    assert log["running_duration"].endswith("秒")
+    best = c.metrics(tid, "eval")["eval_metric"]
+    every = c.metrics(tid, "eval_all")
+    assert set(every["epoch_result_dict"]) == {"1", "2"} and every["best_result"] == best[every["key"]]
+
+    c.evaluate(tid, topk=5)
+    evaluation = wait_evaluated(c, tid)
+    assert evaluation["evaluate_status"] == TaskStatus.XEVALUATED, evaluation["message"]
+    report = evaluation["result"]
+    assert REPORT_KEYS[kind] <= set(report)
+    labels = report["label_list"]
+    assert np.array(report["Confusion_Matrix"]).shape == (len(labels), len(labels))
+    assert c.task(tid)["task_status"] == TaskStatus.XEVALUATED
+
+    image = _first_image(c, pid)
+    with open(image, "rb") as f:
+        encoded = base64.b64encode(f.read()).decode()
+    path = c.predict(tid, image_data=encoded)["path"]
+    prediction = wait_predicted(c, tid)
+    assert (prediction["predict_status"], prediction["predict_num"]) == (PredictStatus.XPREDONE, 1)
+    drawn = c.file(path)
+    picture = cv2.imdecode(np.frombuffer(base64.b64decode(drawn["img_data"]), np.uint8), cv2.IMREAD_COLOR)
+    assert picture is not None and picture.shape[0] >= 64
+
+
+def test_bad_requests_change_nothing(server: Server) -> None:
+    c = Client(server.url)
+    pid = project_on_generated_data(c, server.base, "classification", images=12, seed=3)
+    with pytest.raises(Exception, match="supported models: MobileNetV1"):
+        c.create_task(pid, {"model": "Xception65"})
+    tid = c.create_task(pid, {**SHORT, "model": "MobileNetV3_small", "pretrain_weights": "IMAGENET"})["tid"]
+    with pytest.raises(Exception, match="never downloads"):
+        c.train(tid)
+    with pytest.raises(Exception, match="has no trained model"):
+        c.evaluate(tid)
+    with pytest.raises(Exception, match="not training"):
+        c.stop_training(tid)
+    with pytest.raises(Exception, match="no checkpoint of epoch 1"):
+        c.resume_training(tid, 1)
+    assert c.task(tid)["task_status"] == TaskStatus.XINIT

@@ -1,0 +1,53 @@
+"""Helpers of the training tests: a split dataset bound to a project, and waiting for jobs over HTTP."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pdxsrv.client import Client
+from pdxsrv.datasets.synthetic import make
+from pdxsrv.domain.enums import DatasetStatus, PredictStatus, TaskStatus
+from tests.supervisor_support import wait_for
+
+SHORT = {"num_epochs": 2, "save_interval_epochs": 1, "image_shape": [32, 32], "batch_size": 4}
+SEG_SHORT = {**SHORT, "image_shape": [64, 64]}
+ACTIVE = (int(TaskStatus.XTRAINING), int(TaskStatus.XPRUNETRAIN))
+
+
+def project_on_generated_data(c: Client, base: str, kind: str, images: int = 24, seed: int = 0,
+                              val: float = 0.25, test: float = 0.1) -> str:
+    """Generate a dataset of `kind`, import and split it, bind it to a new project; return the pid."""
+    source = os.path.join(base, f"{kind}-{seed}-{images}")
+    if not os.path.isdir(source):
+        make(kind, source, images=images, size=64, seed=seed)
+    did = c.create_dataset(f"{kind} data", kind)["did"]
+    c.import_dataset(did, source)
+    wait_for(lambda: c.dataset(did)["dataset_status"] == DatasetStatus.XCOPYDONE, timeout=60, what="import")
+    c.split_dataset(did, val, test)
+    pid = c.create_project(f"{kind} project", kind)["pid"]
+    c.set_attributes("project", pid, {"did": did})
+    return pid
+
+
+def status(c: Client, tid: str) -> dict[str, Any]:
+    """GET /project/task {tid, resume}."""
+    return c.task(tid, resume=True)
+
+
+def wait_trained(c: Client, tid: str, timeout: float = 300) -> dict[str, Any]:
+    """Wait until the task's training job ends; return the task's answer."""
+    return wait_for(lambda: (t := status(c, tid))["task_status"] not in ACTIVE and t, timeout=timeout,
+                    what=f"training of {tid}")
+
+
+def wait_evaluated(c: Client, tid: str, timeout: float = 120) -> dict[str, Any]:
+    """Wait until the task's evaluation ends; return GET /project/task/evaluate's answer."""
+    return wait_for(lambda: (e := c.call("GET", "/project/task/evaluate", tid=tid))["evaluate_status"]
+                    != TaskStatus.XEVALUATING and e, timeout=timeout, what=f"evaluation of {tid}")
+
+
+def wait_predicted(c: Client, tid: str, timeout: float = 120) -> dict[str, Any]:
+    """Wait until the task's prediction ends; return GET /project/task/predict's answer."""
+    return wait_for(lambda: (p := c.prediction(tid))["predict_status"] != PredictStatus.XPRESTART and p,
+                    timeout=timeout, what=f"prediction of {tid}")

@@ -26,7 +26,7 @@ from pdxsrv.paths import confine
 
 RESULTS = "visualized_test_results"
 STOP_WAIT = 15.0
-TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
 
 
 def evaluation_file(task_path: str) -> str:
@@ -160,18 +160,21 @@ class PredictHandler(TaskJobHandler):
             raw = base64.b64decode(data, validate=False)
         except (binascii.Error, ValueError):
             raise InvalidArgument("image_data is not valid base64") from None
+        extension = next((ext for magic, ext in MAGIC if raw.startswith(magic)), None)
+        if extension is None:
+            raise InvalidArgument("image_data is not a JPEG, PNG, BMP or TIFF image (base64 of the file's bytes)")
         folder = os.path.join(self.task_path(task), "predict")
         os.makedirs(folder, exist_ok=True)
-        path = os.path.join(folder, f"{job}.input")
+        path = os.path.join(folder, f"{job}{extension}")
         with open(path, "wb") as f:
             f.write(raw)
         try:
-            known = probe(path) is not None or raw.startswith(TIFF_MAGIC)
-        except BadImage:
-            known = False
-        if not known:
+            whole = extension == ".tif" or probe(path) is not None
+        except BadImage as exc:
+            whole, extension = False, str(exc)
+        if not whole:
             os.remove(path)
-            raise InvalidArgument("image_data is not a JPEG, PNG, BMP or TIFF image (base64 of the file's bytes)")
+            raise InvalidArgument(f"image_data is not a whole image: {extension}")
         return path
 
     async def put(self) -> None:

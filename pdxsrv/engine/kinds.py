@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from pdxsrv.engine import classification
+from pdxsrv.engine import classification, segmentation
 from pdxsrv.engine.base import EngineError, Kind
 
 KINDS: dict[str, Kind] = {
     "classification": classification.KIND,
+    "segmentation": segmentation.KIND,
+    "remote_segmentation": segmentation.REMOTE_KIND,
 }
 
 

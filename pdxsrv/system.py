@@ -64,6 +64,11 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
+def cpu_capacity() -> tuple[int, int]:
+    """(CPU cores this process may use, available RAM in MB), read now."""
+    return _cpu_num(), int(psutil.virtual_memory().available // (1024 * 1024))
+
+
 def gpu_memory() -> list[dict[str, int]]:
     """Per GPU {free, used, total} in MB, read now; [] without GPUs or NVML."""
     try:

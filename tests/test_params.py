@@ -114,3 +114,11 @@ def test_every_offered_model_gives_params_on_gpu_and_cpu(project_type: str) -> N
             assert COMMON_KEYS <= p.keys() and "num_classes" not in p, model
             assert p["model"] == model and isinstance(p["batch_size"], int) and 1 <= p["batch_size"] <= 100
             assert json.loads(json.dumps(p)) == p
+
+
+def test_cpu_batch_size_follows_the_cores_and_the_free_memory() -> None:
+    many = recommended_params("classification", "MobileNetV2", [], [], 10000, 5, cpu=(8, 64000))
+    assert many["batch_size"] == 16 and many["cuda_visible_devices"] == ""
+    assert recommended_params("classification", "MobileNetV2", [], [], 10000, 5, cpu=(2, 1000))["batch_size"] == 1
+    unet = recommended_params("segmentation", "UNet", [], [], 10000, 3, cpu=(32, 64000))
+    assert unet["batch_size"] == 4  # the family's cap

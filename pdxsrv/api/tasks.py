@@ -55,11 +55,12 @@ class TaskHandler(APIHandler):
         self.ok()
 
 
-def _gpus(gpu_list: list[int] | None) -> tuple[list[int], list[int]]:
-    """The GPUs to recommend for (default: GPU 0 if there is one, else the CPU) and their free MB, read now."""
+def _gpus(gpu_list: list[int] | None) -> tuple[list[int], list[int], tuple[int, int]]:
+    """The GPUs to recommend for (default: GPU 0 if there is one, else the CPU), their free MB, and the CPU's
+    (cores, free MB of RAM), read now."""
     if gpu_list is None:
         gpu_list = [0] if system.gpu_memory() else []
-    return gpu_list, system.gpu_free_mb(gpu_list)
+    return gpu_list, system.gpu_free_mb(gpu_list), system.cpu_capacity()
 
 
 def local_weights(root: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +86,7 @@ class TaskParamsHandler(APIHandler):
             raise InvalidArgument("give tid (a task's parameters) or pid (a project's recommended ones)")
         project = commands.get_project(state, self.args["pid"])
         model = choose_model(project.type, self.args["model_type"])
-        gpu_list, free_mb = await asyncio.get_running_loop().run_in_executor(None, _gpus, self.args["gpu_list"])
+        gpu_list, free_mb, cpu = await asyncio.get_running_loop().run_in_executor(None, _gpus, self.args["gpu_list"])
         if not project.did:
             raise Conflict(f"project {project.id} has no dataset; bind one with PUT /workspace first")
         dataset = commands.get_dataset(state, project.did)
@@ -94,7 +95,7 @@ class TaskParamsHandler(APIHandler):
                 f"dataset {dataset.id} of project {project.id} is not split (status {dataset.status.name}); the "
                 "recommended parameters depend on its training set and classes: import and split it first"
             )
-        params = recommended_params(project.type, model, gpu_list, free_mb, dataset.train_num, dataset.num_classes)
+        params = recommended_params(project.type, model, gpu_list, free_mb, dataset.train_num, dataset.num_classes, cpu)
         self.ok(train=local_weights(self.store.root, params))
 
     async def post(self) -> None:

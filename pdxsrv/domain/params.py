@@ -17,7 +17,7 @@ from pdxsrv.domain.errors import InvalidArgument
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 HALF = (0.5, 0.5, 0.5)
-CPU_BATCH_SIZE = 4
+CPU_IMAGES_PER_CORE = 2
 
 
 @dataclass(frozen=True)
@@ -140,13 +140,16 @@ def family_of(model: str) -> Family:
     return max(matches, key=lambda m: m[0])[1]
 
 
-def batch_size(family: Family, gpu_free_mb: list[int], num_train: int) -> int:
-    """Batch size from the emptiest GPU's free memory times the GPU count (4 on CPU), within the dataset."""
+def batch_size(family: Family, gpu_free_mb: list[int], num_train: int, cpu: tuple[int, int] = (2, 4096)) -> int:
+    """Batch size from the emptiest GPU's free memory times the GPU count, or on the CPU from its cores and
+    free RAM (`cpu` = (cores, free MB): 2 images per core, half the free RAM at the GPU formula's MB per image),
+    within the family's cap and half the training set."""
     if gpu_free_mb:
         gpus = len(gpu_free_mb)
         bs = min((min(gpu_free_mb) - family.offset) // family.divisor * gpus, family.cap * gpus)
     else:
-        bs = CPU_BATCH_SIZE
+        cores, free_mb = cpu
+        bs = min(CPU_IMAGES_PER_CORE * max(cores, 1), (free_mb // 2 - family.offset) // family.divisor, family.cap)
     return max(min(bs, num_train // 2), 1)
 
 
@@ -184,13 +187,14 @@ def check_model(project_type: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def recommended_params(project_type: str, model_type: str | None, gpu_list: list[int], gpu_free_mb: list[int],
-                       num_train: int, num_classes: int) -> dict[str, Any]:
-    """The recommended `train` parameters for a model of `project_type` on the GPUs `gpu_list` ([] = CPU)."""
+                       num_train: int, num_classes: int, cpu: tuple[int, int] = (2, 4096)) -> dict[str, Any]:
+    """The recommended `train` parameters for a model of `project_type` on the GPUs `gpu_list` ([] = CPU, whose
+    (cores, free MB of RAM) are `cpu`)."""
     model = choose_model(project_type, model_type)
     if gpu_list and len(gpu_free_mb) != len(gpu_list):
         raise ValueError(f"gpu_free_mb {gpu_free_mb} does not match gpu_list {gpu_list}")
     family = family_of(model)
-    bs = batch_size(family, gpu_free_mb if gpu_list else [], num_train)
+    bs = batch_size(family, gpu_free_mb if gpu_list else [], num_train, cpu)
     num_epochs, decay = family.num_epochs, list(family.lr_decay_epochs)
     params: dict[str, Any] = {"model": model, "cpu_num": 1,
                               "cuda_visible_devices": ",".join(str(g) for g in gpu_list)}

@@ -104,3 +104,23 @@ def test_bad_requests_change_nothing(server: Server) -> None:
     with pytest.raises(Exception, match="no checkpoint of epoch 1"):
         c.resume_training(tid, 1)
     assert c.task(tid)["task_status"] == TaskStatus.XINIT
+
+
+def test_predict_a_list_of_server_images_and_stop_a_long_prediction(server: Server) -> None:
+    c = Client(server.url)
+    pid = project_on_generated_data(c, server.base, "classification", images=12, seed=4)
+    tid = c.create_task(pid, {**SHORT, "model": "MobileNetV3_small", "num_epochs": 1})["tid"]
+    c.train(tid)
+    assert wait_trained(c, tid)["task_status"] == TaskStatus.XTRAINDONE
+    image = _first_image(c, pid)
+    with pytest.raises(Exception, match="outside"):
+        c.predict(tid, img_list=["/etc/passwd"])
+    c.predict(tid, img_list=[image, image])
+    done = wait_predicted(c, tid)
+    assert (done["predict_status"], done["predict_num"], done["total_num"]) == (PredictStatus.XPREDONE, 2, 2)
+    assert all(os.path.isfile(r["path"]) for r in done["results"])
+    assert done["results"][0]["result"]["category"] in c.dataset_details(c.project(pid)["attr"]["did"])["details"]["labels"]
+
+    c.predict(tid, img_list=[image] * 2000)
+    stopped = c.stop_prediction(tid)
+    assert stopped["predict_status"] == PredictStatus.XPREFAIL and "stopped" in stopped["message"]

@@ -105,6 +105,8 @@ class PredictHandler(TaskJobHandler):
             message = f"predicting ({done}/{total or '?'} images)"
         elif job.result.get("ok"):
             message = "prediction finished"
+        elif job.state == "killed":
+            message = f"the prediction was stopped after {done} of {total or '?'} images"
         else:
             message = f"the prediction failed: {job.result.get('message') or job_outcome(job)}"
         self.ok(predict_status=int(status), message=message, predict_num=done, total_num=total,

@@ -124,3 +124,22 @@ def test_predict_a_list_of_server_images_and_stop_a_long_prediction(server: Serv
     c.predict(tid, img_list=[image] * 2000)
     stopped = c.stop_prediction(tid)
     assert stopped["predict_status"] == PredictStatus.XPREFAIL and "stopped" in stopped["message"]
+
+
+def test_a_registered_pretrained_model_or_a_model_directory_starts_a_new_task(server: Server) -> None:
+    c = Client(server.url)
+    pid = project_on_generated_data(c, server.base, "classification", images=12, seed=8)
+    params = {**SHORT, "model": "MobileNetV3_small", "num_epochs": 1}
+    first = c.create_task(pid, params)["tid"]
+    c.train(first)
+    assert wait_trained(c, first)["task_status"] == TaskStatus.XTRAINDONE
+    best = os.path.join(server.workspace, "projects", pid, first, "output", "best_model")
+    mid = c.call("POST", "/model", type="pretrained", pid=pid, tid=first, name="start", source_path=best)["pmid"]
+    for weights in (mid, best):
+        tid = c.create_task(pid, {**params, "pretrain_weights": weights})["tid"]
+        c.train(tid)
+        done = wait_trained(c, tid)
+        assert done["task_status"] == TaskStatus.XTRAINDONE, done["message"]
+    tid = c.create_task(pid, {**params, "pretrain_weights": "/etc"})["tid"]
+    with pytest.raises(Exception, match="outside"):
+        c.train(tid)

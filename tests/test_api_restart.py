@@ -12,11 +12,12 @@ from tests.conftest import Server
 
 
 def populate(c: Client, workspace: str) -> None:
-    for i, kind in enumerate(("classification", "detection", "segmentation")):
+    models = {"classification": "MobileNetV2", "detection": "YOLOv3", "segmentation": "UNet"}
+    for i, (kind, model) in enumerate(models.items()):
         did = c.create_dataset(f"data {i}", kind, desc="生成的")["did"]
         pid = c.create_project(f"project {i}", kind)["pid"]
         c.set_attributes("project", pid, {"did": did, "desc": f"bound to {did}"})
-        tid = c.create_task(pid, {"model": "MobileNetV2", "num_epochs": i + 1}, desc="first")["tid"]
+        tid = c.create_task(pid, {"model": model, "num_epochs": i + 1}, desc="first")["tid"]
         c.set_task_params(tid, {"batch_size": 8})
         c.create_task(pid, {}, parent_id=tid)
     c.delete_task("T0002")

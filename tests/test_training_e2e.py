@@ -60,6 +60,8 @@ def test_train_evaluate_predict_with_recommended_parameters(server: Server, kind
     done = wait_trained(c, tid)
     assert done["task_status"] == TaskStatus.XTRAINDONE, done["message"]
     assert (done["resumable"], done["max_saved_epochs"]) == (False, 2)
+    vdl = os.path.join(server.workspace, "projects", pid, tid, "output", "vdl_log")
+    assert any(os.path.getsize(os.path.join(vdl, name)) for name in os.listdir(vdl)), "VisualDL scalars written"
 
     log = c.metrics(tid, "train")["train_log"]
     assert TRAIN_LOG_KEYS <= set(log) and log["train_stage"] == "Train Complete" and log["eval_done"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pathlib
 import statistics
 import subprocess
 import sys
@@ -28,8 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from pdxsrv.client import Client  # noqa: E402
 from pdxsrv.datasets.split import DEFAULT_SEED  # noqa: E402
-from tests.conftest import Server  # noqa: E402
-from tests.training_support import project_on_generated_data  # noqa: E402
+from tests.training_support import project_on_generated_data, supervised_server  # noqa: E402
 
 BARE = """
 import json, sys
@@ -89,8 +89,7 @@ def main() -> None:
     params = {"model": "MobileNetV3_small", "num_epochs": args.epochs, "batch_size": 8, "learning_rate": 0.01,
               "image_shape": [args.size, args.size], "save_interval_epochs": 1, "pretrain_weights": None}
     with tempfile.TemporaryDirectory() as base:
-        server = Server(os.path.join(base, "ws"), "--allow-path", base, supervise=True)
-        try:
+        with supervised_server(pathlib.Path(base)) as server:
             c = Client(server.url)
             pid = project_on_generated_data(c, base, "classification", images=args.images, val=0.2, test=0.0)
             did = c.project(pid)["attr"]["did"]
@@ -103,9 +102,6 @@ def main() -> None:
                 times["pdxsrv"].append(through_pdxsrv(c, tid))
                 print(f"round {i + 1}: bare {times['bare'][-1]:.2f} s, pdxsrv {times['pdxsrv'][-1]:.2f} s", flush=True)
             print(f"kill -9 of a training -> XTRAINFAIL over HTTP: {kill_to_fail(c, tid):.2f} s (target <= 3)")
-        finally:
-            server.stop()
-            server.shutdown_supervisor()
     ratio = statistics.median(times["pdxsrv"]) / statistics.median(times["bare"])
     print(f"median bare {statistics.median(times['bare']):.2f} s, pdxsrv {statistics.median(times['pdxsrv']):.2f} s; "
           f"ratio {ratio:.3f} (target <= 1.03)")

@@ -15,7 +15,7 @@ import pytest
 from pdxsrv.client import Client
 from pdxsrv.domain.enums import PredictStatus, TaskStatus
 from tests.conftest import Server
-from tests.training_support import SEG_SHORT, SHORT, project_on_generated_data, wait_evaluated, wait_predicted, wait_trained
+from tests.training_support import supervised_server, SEG_SHORT, SHORT, project_on_generated_data, wait_evaluated, wait_predicted, wait_trained
 
 TYPES = {"classification": SHORT, "segmentation": SEG_SHORT, "remote_segmentation": SEG_SHORT}
 REPORT_KEYS = {
@@ -29,12 +29,8 @@ TRAIN_LOG_KEYS = {"log_file", "eta", "train_metrics", "eval_metrics", "download_
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("training")
-    srv = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
-    srv.base = str(base)
-    yield srv
-    srv.stop()
-    srv.shutdown_supervisor()
+    with supervised_server(tmp_path_factory.mktemp("training")) as srv:
+        yield srv
 
 
 def _first_image(c: Client, pid: str) -> str:

@@ -13,7 +13,7 @@ from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.engine import checkpoint
 from tests.conftest import Server
 from tests.supervisor_support import wait_for
-from tests.training_support import project_on_generated_data, wait_trained
+from tests.training_support import supervised_server, project_on_generated_data, wait_trained
 
 # Enough steps per epoch (30) that a stop lands inside an epoch; eval every 2 epochs, so stopping in
 # epoch 2 has no checkpoint of epoch 1 yet and the stop must save one mid-epoch.
@@ -23,12 +23,8 @@ PARAMS = {"model": "MobileNetV3_small", "num_epochs": 3, "save_interval_epochs":
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory):
-    base = tmp_path_factory.mktemp("lifecycle")
-    srv = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
-    srv.base = str(base)
-    yield srv
-    srv.stop()
-    srv.shutdown_supervisor()
+    with supervised_server(tmp_path_factory.mktemp("lifecycle")) as srv:
+        yield srv
 
 
 def _progress(c: Client, tid: str) -> tuple[int, int]:

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from pdxsrv.client import Client
 from pdxsrv.datasets.synthetic import make
 from pdxsrv.domain.enums import DatasetStatus, PredictStatus, TaskStatus
+from tests.conftest import Server
 from tests.supervisor_support import wait_for
 
 SHORT = {"num_epochs": 2, "save_interval_epochs": 1, "image_shape": [32, 32], "batch_size": 4}
 SEG_SHORT = {**SHORT, "image_shape": [64, 64]}
 ACTIVE = (int(TaskStatus.XTRAINING), int(TaskStatus.XPRUNETRAIN))
+
+
+@contextmanager
+def supervised_server(base: Any) -> Iterator[Server]:
+    """A server with its supervisor on a workspace in `base`, which clients may also read from."""
+    srv = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
+    srv.base = str(base)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        srv.shutdown_supervisor()
 
 
 def project_on_generated_data(c: Client, base: str, kind: str, images: int = 24, seed: int = 0,

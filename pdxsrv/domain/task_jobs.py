@@ -39,13 +39,11 @@ def train_status(job: Job) -> tuple[TaskStatus, str]:
     if job.state in ACTIVE:
         return TaskStatus.XTRAINING, ""
     result = job.result
-    if result.get("ok") and result.get("stopped"):
+    if result.get("ok") is False:  # a problem the job explained
+        return TaskStatus.XTRAINFAIL, str(result.get("message") or job_outcome(job))
+    if result.get("stopped"):
         done = f"epoch {result.get('epoch')}" + (f", step {result['step']}" if result.get("step") else "")
         return TaskStatus.XTRAINEXIT, f"stopped; saved up to {done}; resume with epoch {result.get('epoch')}"
-    if result.get("ok") and job.state == "exited":
-        return TaskStatus.XTRAINDONE, ""
-    if result and not result.get("ok"):
-        return TaskStatus.XTRAINFAIL, str(result.get("message") or job_outcome(job))
     if job.state == "killed":
         return TaskStatus.XTRAINEXIT, job_outcome(job)
     if job.state == "exited":

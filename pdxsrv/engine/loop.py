@@ -21,7 +21,7 @@ import math
 import os
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 from typing import Any, Callable, Protocol
 
@@ -85,7 +85,6 @@ class Run:
     seed: int = 0
     resume_from: str | None = None  # a checkpoint directory
     pretrained: str | None = None  # a weights file or checkpoint directory
-    info: dict[str, Any] = field(default_factory=dict)  # what the job adds to every checkpoint's meta
 
 
 def use_device() -> str:
@@ -151,8 +150,7 @@ class Trainer:
             meta = checkpoint.load(self.run.resume_from, self.model, self.opt)
             self.epoch, self.start_step = int(meta["epoch"]), int(meta.get("step") or 0)
             self.best = dict(meta.get("best") or {})
-            if self.start_step >= self.steps:
-                self.start_step = self.steps
+            self.start_step = min(self.start_step, self.steps)
             self.reporter.log(f"resumed from {os.path.basename(self.run.resume_from)}: "
                               f"{self.epoch} epochs and {self.start_step} steps done")
         elif self.run.pretrained:
@@ -164,8 +162,7 @@ class Trainer:
         """What a checkpoint records besides the weights."""
         return {"epoch": self.epoch, "step": step, "steps_per_epoch": self.steps, "metrics": metrics,
                 "best": self.best, "model": self.params.get("model"), "project_type": self.run.project_type,
-                "labels": self.run.data.labels, "in_channels": self.run.data.bands, "params": self.params,
-                **self.run.info}
+                "labels": self.run.data.labels, "in_channels": self.run.data.bands, "params": self.params}
 
     def train(self) -> dict[str, Any]:
         """Train to `num_epochs` (or until stopped); the outcome for the job's `done` report."""

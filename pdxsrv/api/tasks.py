@@ -29,8 +29,8 @@ class TaskHandler(APIHandler):
             if self.args["resume"] is not None:
                 epochs = files.saved_epochs(files.task_dir(root, task.pid, task.id))
                 last = epochs[-1] if epochs else -1
-                num_epochs = task.params.get("num_epochs")
-                answer["resumable"] = bool(epochs) and isinstance(num_epochs, int) and last < num_epochs
+                num_epochs = whole_number(task.params.get("num_epochs"))
+                answer["resumable"] = bool(epochs) and num_epochs is not None and last < num_epochs
                 answer["max_saved_epochs"] = last
             self.ok(**answer)
             return
@@ -53,6 +53,15 @@ class TaskHandler(APIHandler):
         await self.store.execute(commands.delete_task, task.id)
         files.remove_tree(files.task_dir(self.store.root, task.pid, task.id))
         self.ok()
+
+
+def whole_number(value: Any) -> int | None:
+    """An int parameter that may have arrived as a string or float (the web demo sends strings)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return int(number) if number.is_integer() else None
 
 
 def _gpus(gpu_list: list[int] | None) -> tuple[list[int], list[int], tuple[int, int]]:

@@ -9,6 +9,7 @@ from typing import Any
 from pdxsrv import files, system
 from pdxsrv.api.errors import NotAvailable, NotStarted
 from pdxsrv.api.task_jobs import TaskJobHandler
+from pdxsrv.api.tasks import whole_number
 from pdxsrv.api.train_log import eval_all, eval_metric, train_log
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import DatasetStatus
@@ -46,8 +47,8 @@ class TrainHandler(TaskJobHandler):
         if epoch is None:
             raise InvalidArgument("argument 'epoch' is required to resume: the epoch whose checkpoint to resume from")
         self.require_model(task, epoch)
-        num_epochs = task.params.get("num_epochs")
-        if isinstance(num_epochs, int) and epoch >= num_epochs:
+        num_epochs = whole_number(task.params.get("num_epochs"))
+        if num_epochs is not None and epoch >= num_epochs:
             raise Conflict(f"task {task.id} already trained all {num_epochs} epochs; nothing to resume")
         await self._start(state, task, epoch)
         self.ok()

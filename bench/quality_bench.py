@@ -37,11 +37,11 @@ CASES: dict[str, dict[str, Any]] = {
                           "image_mean": [0.5] * 3, "image_std": [0.5] * 3, "brightness": False, "contrast": False,
                           "saturation": False, "hue": False, "horizontal_flip": False, "vertical_flip": False}},
     "shapes": {"kind": "segmentation", "target": ("Mean_IoU", 0.8), "images": 300, "size": 64,
-               "params": {"model": "UNet", "num_epochs": 25, "batch_size": 8, "learning_rate": 0.003,
+               "params": {"model": "BiSeNetV2", "num_epochs": 25, "batch_size": 8, "learning_rate": 0.01,
                           "optimizer": "Adam", "lr_policy": "Cosine", "image_shape": [64, 64],
                           "save_interval_epochs": 5}},
     "remote": {"kind": "remote_segmentation", "target": ("Mean_IoU", 0.8), "images": 300, "size": 64,
-               "params": {"model": "UNet", "num_epochs": 25, "batch_size": 8, "learning_rate": 0.003,
+               "params": {"model": "BiSeNetV2", "num_epochs": 25, "batch_size": 8, "learning_rate": 0.01,
                           "optimizer": "Adam", "lr_policy": "Cosine", "image_shape": [64, 64],
                           "save_interval_epochs": 5}},
 }

@@ -110,8 +110,8 @@ def hand_made_metric() -> ClassificationMetric:
 
 def test_report_matches_the_hand_computed_numbers() -> None:
     metric = hand_made_metric()
-    assert list(metric.summary()) == ["acc1", "acck"]
-    assert metric.summary() == pytest.approx({"acc1": 4 / 7, "acck": 1.0})  # k = min(5, 4) = 4
+    assert list(metric.summary()) == ["acc1", "acc4"]
+    assert metric.summary() == pytest.approx({"acc1": 4 / 7, "acc4": 1.0})  # k = min(5, 4) = 4
     report = metric.report(LABELS, topk=2)
     assert report["Confusion_Matrix"] == [[2, 1, 0, 0], [0, 1, 1, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
     assert report["Acc1"] == pytest.approx(4 / 7) and report["Acck"] == pytest.approx(6 / 7)

@@ -97,9 +97,10 @@ class ClassificationMetric:
         return top1, topk
 
     def summary(self) -> dict[str, float]:
-        """{"acc1", "acck"} with k = min(5, classes)."""
-        acc1, acck = self.accuracy(min(DEFAULT_TOPK, self.num_classes))
-        return {"acc1": acc1, "acck": acck}
+        """{"acc1", "acc<k>"} with k = min(5, classes), named as the original's logs named them (acc5)."""
+        k = min(DEFAULT_TOPK, self.num_classes)
+        acc1, acck = self.accuracy(k)
+        return {"acc1": acc1, f"acc{k}": acck}
 
     def report(self, labels: Sequence[str], topk: Any = None, **options: Any) -> dict[str, Any]:
         """The original's classification report (§4.12); averages weighted by class support, as there."""

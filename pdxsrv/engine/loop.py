@@ -233,6 +233,10 @@ class Trainer:
         began = time.perf_counter()
         self.reporter.progress(**{**self.last_step, "phase": "evaluating"})
         summary = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size).summary()
+        if not all(math.isfinite(v) for v in summary.values()):
+            self.reporter.log(f"epoch {self.epoch}: the evaluation gave {summary} (the network's outputs are not "
+                              "finite yet); counted as 0", "warning")
+            summary = {k: (v if math.isfinite(v) else 0.0) for k, v in summary.items()}
         key = next(iter(summary))
         improved = not self.best or summary[key] > self.best.get("value", -math.inf)
         if improved:

@@ -3,8 +3,11 @@
 A project type is one module exposing a `KIND` that satisfies `Kind`; `pdxsrv.engine.kinds.KINDS`
 lists them. The loop (`pdxsrv.engine.loop`) knows nothing type-specific.
 
-Sample arrays: images are float32 C x H x W, already normalised; labels are whatever `loss` and
-`Metric.update` of the same kind take, batched by `numpy.stack`.
+A batch is what `collate` makes of the samples: `(inputs, targets)`. `train_loss(model, inputs,
+targets, params)` is one step's loss, `infer(model, inputs)` the eval-mode outputs that
+`Metric.update(outputs, targets)` takes. `Stacked` gives the usual case (images float32 C x H x W,
+already normalised, and labels, each stacked with numpy); a type with per-image targets of their
+own length (detection) defines the three itself.
 """
 
 from __future__ import annotations
@@ -79,3 +82,32 @@ class Kind(Protocol):
     def predict(self, model: Any, path: str, data: DataSpec, params: dict[str, Any],
                 options: dict[str, Any]) -> Prediction:
         """Run the model (eval mode) on the image at `path` and draw the result."""
+
+    def collate(self, samples: Sequence[tuple[np.ndarray, Any]]) -> tuple[Any, Any]:
+        """(inputs, targets) of a batch of samples."""
+
+    def train_loss(self, model: Any, inputs: Any, targets: Any, params: dict[str, Any]) -> Any:
+        """The scalar loss of one training batch (the model in train mode)."""
+
+    def infer(self, model: Any, inputs: Any) -> Any:
+        """The model's eval-mode outputs for a batch (what the metric takes)."""
+
+
+class Stacked:
+    """`collate`, `train_loss` and `infer` of a type whose samples are one image array and one label array."""
+
+    def collate(self, samples: Sequence[tuple[np.ndarray, Any]]) -> tuple[np.ndarray, np.ndarray]:
+        """Images and labels, each stacked."""
+        return np.stack([s[0] for s in samples]), np.stack([np.asarray(s[1]) for s in samples])
+
+    def train_loss(self, model: Any, inputs: np.ndarray, targets: np.ndarray, params: dict[str, Any]) -> Any:
+        """The kind's `loss` of the model's outputs."""
+        import paddle
+
+        return self.loss(model(paddle.to_tensor(inputs)), paddle.to_tensor(targets), params)  # type: ignore[attr-defined]
+
+    def infer(self, model: Any, inputs: np.ndarray) -> Any:
+        """The model's outputs."""
+        import paddle
+
+        return model(paddle.to_tensor(inputs))

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from pdxsrv.engine import augment
-from pdxsrv.engine.base import DataSpec, EngineError, Prediction
+from pdxsrv.engine.base import DataSpec, EngineError, Prediction, Stacked
 
 # Model name -> paddle.vision.models constructor.
 ARCHITECTURES: dict[str, str] = {
@@ -135,7 +135,7 @@ def one_vs_rest_auc(positive: np.ndarray, scores: np.ndarray) -> float:
     return float(roc_auc_score(positive, scores))
 
 
-class ClassificationKind:
+class ClassificationKind(Stacked):
     """The "classification" project type."""
 
     name = "classification"

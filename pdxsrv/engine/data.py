@@ -53,17 +53,16 @@ class Loader:
         self.pool = ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1))
         self.assembler = ThreadPoolExecutor(max_workers=1)
 
-    def _batch(self, images: list[str], train: bool, seed: tuple[int, ...]) -> tuple[np.ndarray, Any]:
+    def _batch(self, images: list[str], train: bool, seed: tuple[int, ...]) -> tuple[Any, Any]:
         futures = [
             self.pool.submit(self.kind.sample, self.data, image, train, np.random.default_rng([*seed, i]), self.params)
             for i, image in enumerate(images)
         ]
-        samples = [f.result() for f in futures]
-        return np.stack([s[0] for s in samples]), np.stack([np.asarray(s[1]) for s in samples])
+        return self.kind.collate([f.result() for f in futures])
 
     def iterate(self, groups: list[list[str]], train: bool, seed: tuple[int, ...] = (0,),
-                start: int = 0) -> Iterator[tuple[int, np.ndarray, Any]]:
-        """(index, images, labels) of groups[start:], the next batch prepared while one is used."""
+                start: int = 0) -> Iterator[tuple[int, Any, Any]]:
+        """(index, inputs, targets) of groups[start:], the next batch prepared while one is used."""
         ahead: Future | None = None
         for index in range(start, len(groups)):
             current = ahead or self.assembler.submit(self._batch, groups[index], train, (*seed, index))

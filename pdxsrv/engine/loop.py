@@ -107,7 +107,7 @@ def evaluate(kind: Kind, model: paddle.nn.Layer, loader: data_mod.Loader, images
     model.eval()
     with paddle.no_grad():
         for index, x, y in loader.iterate(groups, train=False):
-            metric.update(model(paddle.to_tensor(x)), y)
+            metric.update(kind.infer(model, x), y)
             if progress is not None:
                 progress(index + 1, len(groups))
     model.train()
@@ -197,7 +197,7 @@ class Trainer:
             global_step = self.epoch * self.steps + index
             lr = self.schedule.at(global_step)
             self.opt.set_lr(lr)
-            loss = self.kind.loss(self.model(paddle.to_tensor(x)), paddle.to_tensor(y), self.params)
+            loss = self.kind.train_loss(self.model, x, y, self.params)
             loss.backward()
             self.opt.step()
             self.opt.clear_grad()
@@ -210,7 +210,7 @@ class Trainer:
             now = time.monotonic()
             if now - last_report >= PROGRESS_EVERY or index + 1 == len(order):
                 last_report = now
-                self._progress(index + 1, len(order), value, lr, len(x))
+                self._progress(index + 1, len(order), value, lr, len(order[index]))
                 if self.vdl is not None:
                     self.vdl.add_scalar("Train/loss", value, global_step)
                     self.vdl.add_scalar("Train/lr", lr, global_step)

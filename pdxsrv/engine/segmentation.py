@@ -18,7 +18,7 @@ from PIL import Image
 
 from pdxsrv.datasets.visualize import PALETTE
 from pdxsrv.engine import augment, seg_models
-from pdxsrv.engine.base import DataSpec, EngineError, Prediction
+from pdxsrv.engine.base import DataSpec, EngineError, Prediction, Stacked
 
 IGNORE = 255
 AUX_WEIGHT = 0.4
@@ -227,7 +227,7 @@ def overlay(base: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return blended
 
 
-class SegmentationKind:
+class SegmentationKind(Stacked):
     """A semantic segmentation project type; `remote` reads multi-band rasters instead of RGB images."""
 
     models: tuple[str, ...] = seg_models.MODELS

@@ -75,3 +75,16 @@ def test_mask_overlap() -> None:
              [{"gt_bbox": np.array([[0, 0, 8, 8]]), "gt_class": np.array([0]), "gt_mask": full}])
     assert m.mean_ap(overlap=0.5) == 1.0 and m.mean_ap(overlap=0.6) == 0.0
     assert m.summary() == {"segm_map": 1.0}
+
+
+def test_instance_report_has_the_original_bbox_and_mask_keys() -> None:
+    from pdxsrv.engine.det_metric import InstanceMetric
+
+    full = np.ones((1, 8, 8))
+    m = InstanceMetric(1)
+    m.update([{"bbox": np.array([[0, 0.9, 0, 0, 8, 8]]), "mask": full}],
+             [{"gt_bbox": np.array([[0, 0, 8, 8]]), "gt_class": np.array([0]), "gt_mask": full}])
+    report = m.report(["a"])
+    assert {"BBox_Confusion_Matrix", "BBox_mAP", "BBox_PRAP", "Mask_Confusion_Matrix", "Mask_mAP", "Mask_PRAP",
+            "label_list"} <= set(report)
+    assert report["BBox_mAP"] == report["Mask_mAP"] == 1.0 and list(m.summary()) == ["segm_map", "bbox_map"]

@@ -89,7 +89,10 @@ class DetectionMetric:
             boxes = np.asarray(out.get("bbox", np.zeros((0, 6))), dtype=np.float64).reshape(-1, 6)
             gt_boxes = np.asarray(gt["gt_bbox"], dtype=np.float64).reshape(-1, 4)
             if self.by == "mask":
-                overlaps = mask_iou(np.asarray(out.get("mask", np.zeros((0, 1, 1)))), np.asarray(gt["gt_mask"]))
+                masks = np.asarray(out.get("mask", np.zeros((0, 1, 1))))
+                overlaps = np.zeros((len(boxes), len(gt_boxes)))
+                if len(masks) == len(boxes) and masks.shape[1:] == np.asarray(gt["gt_mask"]).shape[1:]:
+                    overlaps = mask_iou(masks, np.asarray(gt["gt_mask"]))
             else:
                 overlaps = box_iou(boxes[:, 2:], gt_boxes)
             n = len(gt_boxes)
@@ -178,3 +181,34 @@ class DetectionMetric:
             "ap_type": "VOC 11-point" if self.eleven_point else "VOC area", "overlap_thresh": overlap,
             "score_thresh": score,
         }
+
+
+@dataclass
+class InstanceMetric:
+    """Instance segmentation: the detection report by box and by mask (the original's BBox_* and Mask_* keys)."""
+
+    num_classes: int
+    eleven_point: bool = True
+
+    def __post_init__(self) -> None:
+        self.boxes = DetectionMetric(self.num_classes, "bbox", self.eleven_point)
+        self.masks = DetectionMetric(self.num_classes, "mask", self.eleven_point)
+
+    def update(self, outputs: Sequence[dict[str, Any]], targets: Sequence[dict[str, Any]]) -> None:
+        """Add per-image predictions and their ground truth to both."""
+        self.boxes.update(outputs, targets)
+        self.masks.update(outputs, targets)
+
+    def summary(self) -> dict[str, float]:
+        """{"segm_map", "bbox_map"} at IoU 0.5 (mask first: it decides the best model)."""
+        return {**self.masks.summary(), **self.boxes.summary()}
+
+    def report(self, labels: Sequence[str], **options: Any) -> dict[str, Any]:
+        """BBox_Confusion_Matrix, BBox_mAP, BBox_PRAP, Mask_Confusion_Matrix, Mask_mAP, Mask_PRAP, label_list."""
+        out: dict[str, Any] = {}
+        for prefix, metric in (("BBox", self.boxes), ("Mask", self.masks)):
+            part = metric.report(labels, **options)
+            out.update({f"{prefix}_Confusion_Matrix": part["Confusion_Matrix"], f"{prefix}_mAP": part["mAP"],
+                        f"{prefix}_PRAP": part["PRAP"]})
+            out.update({k: part[k] for k in ("label_list", "ap_type", "overlap_thresh", "score_thresh")})
+        return out

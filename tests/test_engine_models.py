@@ -15,7 +15,8 @@ from pdxsrv.engine import checkpoint, loop
 from pdxsrv.engine.base import DataSpec
 from pdxsrv.engine.kinds import KINDS
 
-SIZE = {"classification": 32, "segmentation": 64, "remote_segmentation": 64}
+SIZE = {"classification": 32, "segmentation": 64, "remote_segmentation": 64, "detection": 160,
+        "instance_segmentation": 128}
 CASES = [(project_type, model) for project_type in KINDS for model in MODELS[project_type]]
 
 

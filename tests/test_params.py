@@ -122,3 +122,15 @@ def test_cpu_batch_size_follows_the_cores_and_the_free_memory() -> None:
     assert recommended_params("classification", "MobileNetV2", [], [], 10000, 5, cpu=(2, 1000))["batch_size"] == 1
     unet = recommended_params("segmentation", "UNet", [], [], 10000, 3, cpu=(32, 64000))
     assert unet["batch_size"] == 4  # the family's cap
+
+
+def test_detection_backbones_are_checked_and_na_means_the_default() -> None:
+    from pdxsrv.domain.errors import InvalidArgument
+    from pdxsrv.domain.params import check_model
+
+    assert check_model("detection", {"model": "YOLOv3", "backbone": "NA"})["backbone"] == "NA"
+    assert check_model("detection", {"model": "FasterRCNN", "backbone": "ResNet18"})["model"] == "FasterRCNN"
+    with pytest.raises(InvalidArgument, match="supported backbones: MobileNetV1, MobileNetV3, DarkNet53, ResNet34"):
+        check_model("detection", {"model": "YOLOv3", "backbone": "ResNet50_vd_dcn"})
+    with pytest.raises(InvalidArgument, match="supported models"):
+        check_model("detection", {"model": "PPYOLOv2"})

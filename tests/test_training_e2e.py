@@ -15,12 +15,21 @@ import pytest
 from pdxsrv.client import Client
 from pdxsrv.domain.enums import PredictStatus, TaskStatus
 from tests.conftest import Server
-from tests.training_support import supervised_server, SEG_SHORT, SHORT, project_on_generated_data, wait_evaluated, wait_predicted, wait_trained
+from tests.training_support import (
+    DET_SHORT, SEG_SHORT, SHORT, project_on_generated_data, supervised_server, wait_evaluated, wait_predicted,
+    wait_trained,
+)
 
-TYPES = {"classification": SHORT, "segmentation": SEG_SHORT, "remote_segmentation": SEG_SHORT}
+TYPES = {"classification": SHORT, "segmentation": SEG_SHORT, "remote_segmentation": SEG_SHORT,
+         "detection": {**DET_SHORT, "model": "PPYOLOTiny", "backbone": "MobileNetV3"},
+         "instance_segmentation": {**DET_SHORT, "image_shape": [128, 128]}}
+IMAGES = {"instance_segmentation": 12}
 REPORT_KEYS = {
     "classification": {"Confusion_Matrix", "PRF1", "PRF1_average", "Acc1", "Acck", "topk", "label_list"},
     "segmentation": {"Confusion_Matrix", "Mean_IoU", "Mean_Acc", "PRIoU", "label_list"},
+    "detection": {"Confusion_Matrix", "mAP", "PRAP", "label_list"},
+    "instance_segmentation": {"BBox_Confusion_Matrix", "BBox_mAP", "BBox_PRAP", "Mask_Confusion_Matrix", "Mask_mAP",
+                              "Mask_PRAP", "label_list"},
 }
 REPORT_KEYS["remote_segmentation"] = REPORT_KEYS["segmentation"]
 TRAIN_LOG_KEYS = {"log_file", "eta", "train_metrics", "eval_metrics", "download_status", "eval_done", "train_error",
@@ -42,7 +51,7 @@ def _first_image(c: Client, pid: str) -> str:
 @pytest.mark.parametrize("kind", TYPES)
 def test_train_evaluate_predict_with_recommended_parameters(server: Server, kind: str) -> None:
     c = Client(server.url)
-    pid = project_on_generated_data(c, server.base, kind)
+    pid = project_on_generated_data(c, server.base, kind, images=IMAGES.get(kind, 24))
     params = {**c.recommended_params(pid)["train"], **TYPES[kind]}
     tid = c.create_task(pid, params)["tid"]
     assert c.task(tid)["task_status"] == TaskStatus.XINIT
@@ -73,7 +82,8 @@ def test_train_evaluate_predict_with_recommended_parameters(server: Server, kind
     report = evaluation["result"]
     assert REPORT_KEYS[kind] <= set(report)
     labels = report["label_list"]
-    assert np.array(report["Confusion_Matrix"]).shape == (len(labels), len(labels))
+    matrix = report.get("Confusion_Matrix") or report["BBox_Confusion_Matrix"]
+    assert np.array(matrix).shape == (len(labels), len(labels))
     assert c.task(tid)["task_status"] == TaskStatus.XEVALUATED
 
     image = _first_image(c, pid)

@@ -14,6 +14,7 @@ from tests.supervisor_support import wait_for
 
 SHORT = {"num_epochs": 2, "save_interval_epochs": 1, "image_shape": [32, 32], "batch_size": 4}
 SEG_SHORT = {**SHORT, "image_shape": [64, 64]}
+DET_SHORT = {**SHORT, "image_shape": [160, 160], "batch_size": 2}
 ACTIVE = (int(TaskStatus.XTRAINING), int(TaskStatus.XPRUNETRAIN))
 
 

@@ -85,9 +85,9 @@ FAMILIES: tuple[Family, ...] = (
     _cls(("DenseNet", "ResNet", "Xception", "DarkNet", "ShuffleNet"), 739, 211, 16, 256),
     _yolo("YOLOv3", 1555, 943, 8, 608, 270, (216, 243), _yolo_lr, "DarkNet53"),
     PPYOLO_TINY,
-    replace(PPYOLO_TINY, prefixes=("PicoDet",), extras=_yolo_extras("ESNet_m", mixup=False)),
+    replace(PPYOLO_TINY, prefixes=("PicoDet",), extras=_yolo_extras("LCNet", mixup=False)),
     _yolo("PPYOLOv2", 1691, 1025, 4, 608, 170, (105, 135, 150), _yolo_lr, "ResNet50_vd_dcn"),
-    _yolo("PPYOLO", 1691, 1025, 4, 608, 200, (85, 135), _yolo_lr, "ResNet50_vd_dcn"),
+    _yolo("PPYOLO", 1691, 1025, 4, 608, 200, (85, 135), _yolo_lr, "ResNet50_vd"),
     _rcnn("FasterRCNN", 1755, 915),
     _rcnn("MaskRCNN", 2702, 1188),
     _seg(("DeepLab",), 1469, 1605, {"backbone": "ResNet50_vd", "pretrain_weights": "IMAGENET"}),
@@ -106,10 +106,20 @@ MODELS: dict[str, tuple[str, ...]] = {
         "MobileNetV3_large_ssld", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ShuffleNetV2",
         "DenseNet121", "DenseNet161", "DenseNet169", "DenseNet201",
     ),
-    "detection": ("YOLOv3", "FasterRCNN", "PPYOLO", "PPYOLOTiny", "PPYOLOv2", "PicoDet"),
+    # pdxsrv.engine.det_models (paddledet networks built in code). PPYOLOv2 and SOLOv2 are not offered.
+    "detection": ("YOLOv3", "PPYOLO", "PPYOLOTiny", "PicoDet", "FasterRCNN"),
     "segmentation": _SEG_MODELS,
     "instance_segmentation": ("MaskRCNN",),
     "remote_segmentation": _SEG_MODELS,
+}
+# Backbones per detection model (the first is the default); "NA" or "" (the web demo's "none") means the default.
+BACKBONES: dict[str, tuple[str, ...]] = {
+    "YOLOv3": ("MobileNetV1", "MobileNetV3", "DarkNet53", "ResNet34"),
+    "PPYOLO": ("ResNet50_vd",),
+    "PPYOLOTiny": ("MobileNetV3",),
+    "PicoDet": ("LCNet",),
+    "FasterRCNN": ("ResNet50", "ResNet34", "ResNet18"),
+    "MaskRCNN": ("ResNet50",),
 }
 ALIASES = {"U-Net": "UNet", "DeepLabv3+": "DeepLabV3P", "HRNet": "HRNet_W18"}  # names the original's clients send
 DEFAULT_MODEL: dict[str, str] = {
@@ -183,6 +193,11 @@ def check_model(project_type: str, params: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidArgument(f"model {params['model']!r} cannot be trained in a {project_type} project; "
                               f"supported models: {', '.join(MODELS[project_type])}")
     params["model"] = model
+    backbone = params.get("backbone")
+    if model in BACKBONES and backbone not in (None, "", "NA"):
+        if backbone not in BACKBONES[model]:
+            raise InvalidArgument(f"backbone {backbone!r} cannot be trained with {model}; "
+                                  f"supported backbones: {', '.join(BACKBONES[model])}")
     return params
 
 

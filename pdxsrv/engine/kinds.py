@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from pdxsrv.engine import classification, segmentation
+from pdxsrv.engine import classification, detection, segmentation
 from pdxsrv.engine.base import EngineError, Kind
 
 KINDS: dict[str, Kind] = {
     "classification": classification.KIND,
     "segmentation": segmentation.KIND,
     "remote_segmentation": segmentation.REMOTE_KIND,
+    "detection": detection.KIND,
+    "instance_segmentation": detection.INSTANCE_KIND,
 }
 
 

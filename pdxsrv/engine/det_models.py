@@ -21,21 +21,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from pdxsrv.domain import params as params_table
 from pdxsrv.engine.base import EngineError
 from pdxsrv.engine.compat import apply_detection_shims
 
 DETECTION_MODELS: tuple[str, ...] = ("YOLOv3", "PPYOLO", "PPYOLOTiny", "PicoDet", "FasterRCNN")
 INSTANCE_SEGMENTATION_MODELS: tuple[str, ...] = ("MaskRCNN",)
 MODELS: tuple[str, ...] = DETECTION_MODELS + INSTANCE_SEGMENTATION_MODELS
-# Backbone choices per model; the first is the default.
-BACKBONES: dict[str, tuple[str, ...]] = {
-    "YOLOv3": ("MobileNetV1", "MobileNetV3", "DarkNet53", "ResNet34"),
-    "PPYOLO": ("ResNet50_vd",),
-    "PPYOLOTiny": ("MobileNetV3",),
-    "PicoDet": ("LCNet",),
-    "FasterRCNN": ("ResNet50", "ResNet34", "ResNet18"),
-    "MaskRCNN": ("ResNet50",),
-}
+# Backbone choices per model, the first the default: the domain's table, which the API checks tasks against.
+BACKBONES: dict[str, tuple[str, ...]] = params_table.BACKBONES
 YOLO_FAMILY: tuple[str, ...] = ("YOLOv3", "PPYOLO", "PPYOLOTiny")
 RCNN_FAMILY: tuple[str, ...] = ("FasterRCNN", "MaskRCNN")
 

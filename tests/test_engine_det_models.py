@@ -255,3 +255,15 @@ def test_rcnn_exports_for_batch_one(data: dict[str, list[dict[str, Any]]], tmp_p
     assert len(dynamic["bbox"]) > 0
     np.testing.assert_array_equal(bbox_num, dynamic["bbox_num"])
     np.testing.assert_allclose(bbox, dynamic["bbox"], atol=1e-4, rtol=0)
+
+
+def test_picodet_builds_twice_in_one_process() -> None:
+    """paddledet's LCPAN appends to a mutable default list; the builder passes its own."""
+    import paddle
+
+    for _ in range(2):
+        model = det_models.build("PicoDet", 3)
+        model.eval()
+        with paddle.no_grad():
+            out = model(det_models.eval_inputs([{"image": np.zeros((3, 160, 160), np.float32)}]))
+        assert out["bbox"].shape[1] == 6

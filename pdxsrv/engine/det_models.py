@@ -126,7 +126,10 @@ def _picodet(num_classes: int, backbone: str) -> Any:
     from ppdet.modeling.necks import LCPAN
 
     bb = LCNet(scale=0.75, feature_maps=[3, 4, 5])
-    neck = LCPAN(in_channels=_channels(bb), out_channels=96, use_depthwise=True, num_features=4)
+    # A fresh spatial_scales list: LCPAN appends to its mutable default one (paddledet 2.6.0 lc_pan.py:77), so
+    # without it every PicoDet built after the first in a process gets one more level than its inputs.
+    neck = LCPAN(in_channels=_channels(bb), out_channels=96, use_depthwise=True, num_features=4,
+                 spatial_scales=[0.125, 0.0625, 0.03125])
     head = PicoHeadV2(
         conv_feat=PicoFeat(feat_in=96, feat_out=96, num_convs=2, num_fpn_stride=4, norm_type="bn",
                            share_cls_reg=True, use_se=True),

@@ -91,3 +91,21 @@ def test_a_killed_training_fails_with_the_cause_and_resumes_from_its_last_checkp
     resumed = wait_trained(c, tid)
     assert resumed["task_status"] == TaskStatus.XTRAINDONE, resumed["message"]
     assert not [e for e in os.listdir(output) if e.startswith((".tmp-", ".old-"))]
+
+
+def test_a_detection_task_stops_mid_epoch_and_resumes_to_its_planned_end(server: Server) -> None:
+    c = Client(server.url)
+    pid = project_on_generated_data(c, server.base, "detection", images=40, seed=7, val=0.2, test=0.0)
+    tid = c.create_task(pid, {"model": "PPYOLOTiny", "num_epochs": 3, "save_interval_epochs": 2, "batch_size": 2,
+                              "image_shape": [160, 160], "learning_rate": 0.001, "pretrain_weights": None})["tid"]
+    c.train(tid)
+    wait_for(lambda: _progress(c, tid) >= (2, 3), timeout=180, what="the middle of epoch 2")
+    c.stop_training(tid)
+    stopped = wait_trained(c, tid)
+    assert stopped["task_status"] == TaskStatus.XTRAINEXIT, stopped["message"]
+    assert (stopped["resumable"], stopped["max_saved_epochs"]) == (True, 1)
+    c.resume_training(tid, 1)
+    resumed = wait_trained(c, tid)
+    assert resumed["task_status"] == TaskStatus.XTRAINDONE, resumed["message"]
+    assert set(c.metrics(tid, "eval_all")["epoch_result_dict"]) == {"2", "3"}
+    assert c.metrics(tid, "eval_all")["key"] == "bbox_map"

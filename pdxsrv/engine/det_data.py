@@ -90,7 +90,8 @@ class Annotations:
         return index
 
 
-def _arrays(objects: list[Obj]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[np.ndarray]]]:
+def arrays(objects: list[Obj]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[list[np.ndarray]]]:
+    """(boxes [n, 4], classes [n], difficult [n], polygons per object) of a list of objects."""
     boxes = np.array([o.box for o in objects], dtype=np.float32).reshape(-1, 4)
     classes = np.array([o.label for o in objects], dtype=np.int32)
     difficult = np.array([o.difficult for o in objects], dtype=bool)
@@ -164,7 +165,7 @@ def _finish(img: np.ndarray, boxes: np.ndarray, classes: np.ndarray, difficult: 
 def train_sample(img: np.ndarray, objects: list[Obj], params: dict[str, Any],
                  rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
     """An augmented training sample."""
-    boxes, classes, difficult, polys = _arrays(objects)
+    boxes, classes, difficult, polys = arrays(objects)
     img = augment.distort(img, params, rng)
     img, boxes, polys = _expand(img, boxes, polys, params, rng)
     img, boxes, (classes, difficult), polys = _crop(img, boxes, [classes, difficult], polys, params, rng)
@@ -174,7 +175,7 @@ def train_sample(img: np.ndarray, objects: list[Obj], params: dict[str, Any],
 
 def eval_sample(img: np.ndarray, objects: list[Obj], params: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
     """An evaluation sample (resized only), with the boxes of the original image kept for the metric."""
-    boxes, classes, difficult, polys = _arrays(objects)
+    boxes, classes, difficult, polys = arrays(objects)
     if img.ndim != 3:
         raise EngineError("detection images must have colour channels")
     return _finish(img, boxes, classes, difficult, polys, params, orig=boxes.copy())

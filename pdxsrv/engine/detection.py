@@ -76,9 +76,7 @@ class DetectionKind:
             return det_data.train_sample(img, objects, params, rng)
         x, target = det_data.eval_sample(img, objects, params)
         if self.masks:
-            orig = (int(round(target["im_shape"][0] / target["scale_factor"][0])),
-                    int(round(target["im_shape"][1] / target["scale_factor"][1])))
-            target["gt_mask"] = _rasterise(det_data._arrays(objects)[3], orig)
+            target["gt_mask"] = _rasterise(det_data.arrays(objects)[3], img.shape[:2])
         return x, target
 
     def collate(self, samples: Sequence[tuple[np.ndarray, dict[str, Any]]]) -> tuple[list[dict[str, Any]], list[dict]]:

@@ -16,6 +16,7 @@ from typing import Any
 from pdxsrv.engine import data, inference
 from pdxsrv.engine.base import EngineError
 from supervisor import report
+from supervisor.records import atomic_write
 
 SUMMARY_KEYS = ("Acc1", "Acck", "Mean_IoU", "Mean_Acc", "mAP", "BBox_mAP", "Mask_mAP")
 
@@ -32,17 +33,8 @@ def run(params: dict[str, Any]) -> int:
         report.done(ok=False, message=str(exc))
         return 1
     result["epoch"] = params.get("epoch")
-    write_json(params["result"], result)
+    os.makedirs(os.path.dirname(params["result"]), exist_ok=True)
+    atomic_write(params["result"], json.dumps(result, ensure_ascii=False).encode())
     report.done(ok=True, epoch=params.get("epoch"), summary={k: result[k] for k in SUMMARY_KEYS if k in result})
     return 0
 
-
-def write_json(path: str, value: Any) -> None:
-    """Write JSON atomically (temp file, fsync, rename)."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(value, f, ensure_ascii=False)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

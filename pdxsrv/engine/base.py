@@ -70,8 +70,8 @@ class Kind(Protocol):
         """A paddle.nn.Layer for `model` (EngineError if it is not one of `models`)."""
 
     def sample(self, data: DataSpec, image: str, train: bool, rng: np.random.Generator,
-               params: dict[str, Any]) -> tuple[np.ndarray, Any]:
-        """(image array, label) of one dataset image, augmented when `train`."""
+               params: dict[str, Any], epoch: int = 0) -> tuple[np.ndarray, Any]:
+        """(image array, label) of one dataset image, augmented when `train` as of 0-based `epoch`."""
 
     def loss(self, outputs: Any, labels: Any, params: dict[str, Any]) -> Any:
         """The scalar training loss of a batch (paddle tensors in, paddle tensor out)."""

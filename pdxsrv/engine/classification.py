@@ -152,7 +152,7 @@ class ClassificationKind(Stacked):
         return getattr(models, ARCHITECTURES[model])(pretrained=False, num_classes=num_classes)
 
     def sample(self, data: DataSpec, image: str, train: bool, rng: np.random.Generator,
-               params: dict[str, Any]) -> tuple[np.ndarray, np.int64]:
+               params: dict[str, Any], epoch: int = 0) -> tuple[np.ndarray, np.int64]:
         """(normalised C x H x W image, label index): random crop, flips and distortion when training."""
         img = augment.read_rgb(os.path.join(data.root, image))
         size = augment.image_shape(params)

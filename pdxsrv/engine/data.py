@@ -53,21 +53,22 @@ class Loader:
         self.pool = ThreadPoolExecutor(max_workers=workers or min(4, os.cpu_count() or 1))
         self.assembler = ThreadPoolExecutor(max_workers=1)
 
-    def _batch(self, images: list[str], train: bool, seed: tuple[int, ...]) -> tuple[Any, Any]:
+    def _batch(self, images: list[str], train: bool, seed: tuple[int, ...], epoch: int) -> tuple[Any, Any]:
         futures = [
-            self.pool.submit(self.kind.sample, self.data, image, train, np.random.default_rng([*seed, i]), self.params)
+            self.pool.submit(self.kind.sample, self.data, image, train, np.random.default_rng([*seed, i]), self.params,
+                             epoch)
             for i, image in enumerate(images)
         ]
         return self.kind.collate([f.result() for f in futures])
 
     def iterate(self, groups: list[list[str]], train: bool, seed: tuple[int, ...] = (0,),
-                start: int = 0) -> Iterator[tuple[int, Any, Any]]:
-        """(index, inputs, targets) of groups[start:], the next batch prepared while one is used."""
+                start: int = 0, epoch: int = 0) -> Iterator[tuple[int, Any, Any]]:
+        """(index, inputs, targets) of groups[start:] of `epoch`, the next batch prepared while one is used."""
         ahead: Future | None = None
         for index in range(start, len(groups)):
-            current = ahead or self.assembler.submit(self._batch, groups[index], train, (*seed, index))
+            current = ahead or self.assembler.submit(self._batch, groups[index], train, (*seed, index), epoch)
             if index + 1 < len(groups):
-                ahead = self.assembler.submit(self._batch, groups[index + 1], train, (*seed, index + 1))
+                ahead = self.assembler.submit(self._batch, groups[index + 1], train, (*seed, index + 1), epoch)
             else:
                 ahead = None
             images, labels = current.result()

@@ -7,9 +7,15 @@ random expand (`expand_image`, `expand_prob`, up to 4x, filled with the mean col
 (`crop_image`: a crop keeping at least one object centre), horizontal flip — then resizes to
 `image_shape`; `eval_sample` only resizes. Both return the normalised C x H x W image and a target
 dict: `gt_bbox` [n, 4] float32 and `gt_poly` (polygons) in the resized image, `gt_class` [n] int32,
-`difficult` [n], `im_shape` [h, w] and `scale_factor` [sy, sx] (resized / original), and, for
-evaluation, `orig_bbox` (boxes in the original image, where the model's boxes come back).
-Mixup and random shapes are not applied (the original's 2.x trainer ignored random shapes too).
+`gt_score` [n] float32 (1, or the mixup weight), `difficult` [n], `im_shape` [h, w] and
+`scale_factor` [sy, sx] (resized / original), and, for evaluation, `orig_bbox` (boxes in the
+original image, where the model's boxes come back).
+
+Mixup (`mixup`, before all the others, as the original's `MixupImage`): the image is blended with
+another training image, weight `factor` ~ Beta(`mixup_alpha`, `mixup_beta`) for the first, on a
+canvas the size of both; the objects of both are kept, each scored with its image's weight. It
+applies while `epoch < mixup_until(params)`. Random shapes are not applied (the original's 2.x
+trainer ignored them too).
 """
 
 from __future__ import annotations
@@ -100,6 +106,39 @@ def arrays(objects: list[Obj]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list
     return boxes, classes, difficult, polys
 
 
+def mixup_until(params: dict[str, Any]) -> int:
+    """The first epoch without mixup: 0 when `use_mixup` is off, else `mixup_epoch` or 25/27 of the epochs."""
+    if not augment.flag(params, "use_mixup", False):
+        return 0
+    if params.get("mixup_epoch") is not None:
+        return int(augment.number(params, "mixup_epoch", 0))
+    return int(augment.number(params, "num_epochs", 0) * 25 / 27)
+
+
+def mixup_factor(params: dict[str, Any], rng: np.random.Generator) -> float:
+    """The first image's weight, Beta(mixup_alpha, mixup_beta) clipped to [0, 1]."""
+    alpha, beta = augment.number(params, "mixup_alpha", 1.5), augment.number(params, "mixup_beta", 1.5)
+    if alpha <= 0 or beta <= 0:
+        raise EngineError(f"training parameters mixup_alpha={alpha!r} and mixup_beta={beta!r} must be positive")
+    return float(np.clip(rng.beta(alpha, beta), 0.0, 1.0))
+
+
+def mixup(img: np.ndarray, objects: list[Obj], other: np.ndarray, other_objects: list[Obj],
+          factor: float) -> tuple[np.ndarray, list[Obj], np.ndarray]:
+    """(blended image, objects of both, their scores): `img` weighted `factor`, both at the top-left corner."""
+    if factor >= 1.0:
+        return img, objects, np.ones(len(objects), np.float32)
+    if factor <= 0.0:
+        return other, other_objects, np.ones(len(other_objects), np.float32)
+    h, w = max(img.shape[0], other.shape[0]), max(img.shape[1], other.shape[1])
+    canvas = np.zeros((h, w, img.shape[2]), np.float32)
+    canvas[:img.shape[0], :img.shape[1]] += img.astype(np.float32) * factor
+    canvas[:other.shape[0], :other.shape[1]] += other.astype(np.float32) * (1.0 - factor)
+    scores = np.concatenate([np.full(len(objects), factor, np.float32),
+                             np.full(len(other_objects), 1.0 - factor, np.float32)])
+    return canvas.astype(img.dtype), objects + other_objects, scores
+
+
 def _expand(img: np.ndarray, boxes: np.ndarray, polys: list, params: dict[str, Any],
             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, list]:
     """Place the image at a random spot of a canvas up to 4x its size, filled with the mean colour."""
@@ -147,13 +186,15 @@ def _flip(img: np.ndarray, boxes: np.ndarray, polys: list, params: dict[str, Any
 
 
 def _finish(img: np.ndarray, boxes: np.ndarray, classes: np.ndarray, difficult: np.ndarray, polys: list,
-            params: dict[str, Any], orig: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+            params: dict[str, Any], orig: np.ndarray | None = None,
+            scores: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """Resize to image_shape, scale the annotations with it, normalise."""
     width, height = augment.image_shape(params, (608, 608))
     h, w = img.shape[:2]
     sx, sy = width / w, height / h
     scale = np.array([sx, sy, sx, sy], dtype=np.float32)
     target = {"gt_bbox": (boxes * scale).astype(np.float32), "gt_class": classes.astype(np.int32),
+              "gt_score": np.ones(len(boxes), np.float32) if scores is None else scores.astype(np.float32),
               "difficult": difficult, "gt_poly": [[p * scale[:2] for p in obj] for obj in polys],
               "im_shape": np.array([height, width], dtype=np.float32),
               "scale_factor": np.array([sy, sx], dtype=np.float32)}
@@ -162,15 +203,16 @@ def _finish(img: np.ndarray, boxes: np.ndarray, classes: np.ndarray, difficult: 
     return augment.normalize(augment.resize(np.ascontiguousarray(img), (width, height)), params), target
 
 
-def train_sample(img: np.ndarray, objects: list[Obj], params: dict[str, Any],
-                 rng: np.random.Generator) -> tuple[np.ndarray, dict[str, Any]]:
-    """An augmented training sample."""
+def train_sample(img: np.ndarray, objects: list[Obj], params: dict[str, Any], rng: np.random.Generator,
+                 scores: np.ndarray | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """An augmented training sample (`scores`: the objects' mixup weights, 1 when None)."""
     boxes, classes, difficult, polys = arrays(objects)
+    scores = np.ones(len(objects), np.float32) if scores is None else scores
     img = augment.distort(img, params, rng)
     img, boxes, polys = _expand(img, boxes, polys, params, rng)
-    img, boxes, (classes, difficult), polys = _crop(img, boxes, [classes, difficult], polys, params, rng)
+    img, boxes, (classes, difficult, scores), polys = _crop(img, boxes, [classes, difficult, scores], polys, params, rng)
     img, boxes, polys = _flip(img, boxes, polys, params, rng)
-    return _finish(img, boxes, classes, difficult, polys, params)
+    return _finish(img, boxes, classes, difficult, polys, params, scores=scores)
 
 
 def eval_sample(img: np.ndarray, objects: list[Obj], params: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:

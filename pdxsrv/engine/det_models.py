@@ -268,7 +268,7 @@ def _yolo_targets(samples: Sequence[dict[str, Any]], anchors: list[list[int]], n
         classes = np.zeros((YOLO_MAX_BOXES,), np.int32)
         classes[:n] = cls[:n]
         score = np.zeros((YOLO_MAX_BOXES, 1), np.float32)
-        score[:n] = 1.0
+        score[:n, 0] = np.asarray(s.get("gt_score", np.ones(n)), np.float32).reshape(-1)[:n]
         rows.append({"image": s["image"], "gt_bbox": padded, "gt_class": classes, "gt_score": score})
     rows = Gt2YoloTarget(anchors=anchors, anchor_masks=ANCHOR_MASKS, downsample_ratios=[32, 16, 8],
                          num_classes=num_classes)(rows)

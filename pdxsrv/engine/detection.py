@@ -25,7 +25,7 @@ PICODET_MIN_SIDE = 160
 def _sample_dict(image: np.ndarray, target: dict[str, Any]) -> dict[str, Any]:
     """What det_models reads of a sample."""
     return {"image": image, "gt_bbox": target["gt_bbox"], "gt_class": target["gt_class"],
-            "gt_poly": [[p.reshape(-1) for p in obj] for obj in target["gt_poly"]],
+            "gt_score": target["gt_score"], "gt_poly": [[p.reshape(-1) for p in obj] for obj in target["gt_poly"]],
             "scale_factor": target["scale_factor"]}
 
 
@@ -68,12 +68,18 @@ class DetectionKind:
         return notes
 
     def sample(self, data: DataSpec, image: str, train: bool, rng: np.random.Generator,
-               params: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
-        """(normalised image, target) of one dataset image."""
+               params: dict[str, Any], epoch: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
+        """(normalised image, target) of one dataset image; YOLO-family training mixes up until `mixup_until`."""
         img = augment.read_rgb(f"{data.root}/{image}")
-        objects = self._annotations(data).objects(image)
+        notes = self._annotations(data)
+        objects = notes.objects(image)
         if train:
-            return det_data.train_sample(img, objects, params, rng)
+            scores = None
+            if epoch < det_data.mixup_until(params) and det_models.resolve(str(params.get("model")))[0] in det_models.YOLO_FAMILY:
+                other = data.parts["train"][int(rng.integers(len(data.parts["train"])))]
+                img, objects, scores = det_data.mixup(img, objects, augment.read_rgb(f"{data.root}/{other}"),
+                                                      notes.objects(other), det_data.mixup_factor(params, rng))
+            return det_data.train_sample(img, objects, params, rng, scores)
         x, target = det_data.eval_sample(img, objects, params)
         if self.masks:
             target["gt_mask"] = _rasterise(det_data.arrays(objects)[3], img.shape[:2])

@@ -189,7 +189,8 @@ class Trainer:
         order = data_mod.batches(data_mod.epoch_order(self.run.data.parts["train"], self.seed, self.epoch),
                                  self.batch_size)
         last_report = 0.0
-        for index, x, y in self.loader.iterate(order, train=True, seed=(self.seed, self.epoch), start=self.start_step):
+        for index, x, y in self.loader.iterate(order, train=True, seed=(self.seed, self.epoch), start=self.start_step,
+                                              epoch=self.epoch):
             if self.stop.requested:
                 self.start_step = index
                 return False

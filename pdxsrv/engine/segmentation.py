@@ -249,7 +249,7 @@ class SegmentationKind(Stacked):
         return seg_models.build(model, num_classes, in_channels, params)
 
     def sample(self, data: DataSpec, image: str, train: bool, rng: np.random.Generator,
-               params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+               params: dict[str, Any], epoch: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """(C x H x W float32 image, H x W int64 label) of one image, augmented when `train`."""
         img = self.read_image(os.path.join(data.root, image), data)
         label = read_label(os.path.join(data.root, data.file_info[image]))

@@ -1,4 +1,4 @@
-"""The detection networks: every model/backbone trains a step and predicts; the paddledet shims are needed."""
+"""The detection networks: every model/backbone trains a step, predicts and exports; the paddledet shims are needed."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from pdxsrv.datasets import synthetic
-from pdxsrv.engine import compat, det_models
+from pdxsrv.engine import compat, det_models, export
 from pdxsrv.engine.base import EngineError
 
 paddle = pytest.importorskip("paddle")
@@ -209,52 +209,38 @@ def test_rois_num_1d_shim(unshimmed: dict[str, str]) -> None:
     assert math.isfinite(float(loss))
 
 
-def _export_and_predict(net: Any, model: str, inputs: dict[str, Any], folder: str) -> tuple[np.ndarray, np.ndarray]:
-    """Export `net` (full-graph to_static under PIR) and run it in paddle.inference: (bbox, bbox_num)."""
-    from paddle import inference
-
-    static = paddle.jit.to_static(net, input_spec=det_models.input_spec(model), full_graph=True)
-    prefix = os.path.join(folder, "model")
-    paddle.jit.save(static, prefix)
-    config = inference.Config(prefix + ".json", prefix + ".pdiparams")
-    config.disable_gpu()
-    config.disable_mkldnn()
-    predictor = inference.create_predictor(config)
-    for name in predictor.get_input_names():
-        predictor.get_input_handle(name).copy_from_cpu(inputs[name].numpy())
-    predictor.run()
-    outs = [predictor.get_output_handle(n).copy_to_cpu() for n in predictor.get_output_names()]
-    return next(o for o in outs if o.ndim == 2 and o.shape[1] == 6), next(o for o in outs if o.ndim == 1)
-
-
-def test_pir_nms_shim_export_matches_dynamic(unshimmed: dict[str, str], data: dict[str, list[dict[str, Any]]],
-                                            tmp_path: Any) -> None:
+def test_pir_nms_shim(unshimmed: dict[str, str]) -> None:
     # paddledet's matrix_nms appends a legacy-IR op: "The type of '%BBoxes' in operator matrix_nms should be ...".
+    # With the shim the same export works: test_every_model_exports_and_matches_dynamic (PPYOLOTiny).
     assert "operator matrix_nms" in unshimmed["export"], unshimmed["export"]
+
+
+@pytest.mark.parametrize("model,backbone", COMBOS)
+def test_every_model_exports_and_matches_dynamic(model: str, backbone: str, data: dict[str, list[dict[str, Any]]],
+                                                 tmp_path: Any) -> None:
+    """Traced whole, run in paddle.inference: the same boxes (and masks) as the dynamic network."""
+    samples = data["instance" if model == "MaskRCNN" else "detection"]
+    samples = samples[:1] if model in det_models.RCNN_FAMILY else samples  # R-CNN programs take one image
     paddle.seed(0)
-    net = det_models.build("PPYOLOTiny", NUM_CLASSES)
+    net = det_models.build(model, NUM_CLASSES, backbone)
     net.eval()
-    inputs = det_models.eval_inputs(data["detection"])
+    inputs = det_models.eval_inputs(samples)
     with paddle.no_grad():
         dynamic = {k: v.numpy() for k, v in net(dict(inputs)).items()}
-    bbox, bbox_num = _export_and_predict(net, "PPYOLOTiny", inputs, str(tmp_path))
+    prefix = str(tmp_path / "model")
+    linecache.clearcache()  # save_inference re-enters the recompiled R-CNN functions' sources dy2static reads
+    export.save_inference(net, det_models.input_spec(model), prefix)
+    program = export.InferenceModel(prefix)
+    outs = program.run({name: inputs[name].numpy() for name in program.inputs})
+    bbox = next(o for o in outs if o.ndim == 2 and o.shape[1] == 6)
+    bbox_num = next(o for o in outs if o.ndim == 1)
     assert len(dynamic["bbox"]) > 0
     np.testing.assert_array_equal(bbox_num, dynamic["bbox_num"])
     np.testing.assert_allclose(bbox, dynamic["bbox"], atol=1e-4, rtol=0)
-
-
-def test_rcnn_exports_for_batch_one(data: dict[str, list[dict[str, Any]]], tmp_path: Any) -> None:
-    linecache.clearcache()  # the recompiled R-CNN functions' sources must come back for dy2static
-    paddle.seed(0)
-    net = det_models.build("FasterRCNN", NUM_CLASSES, "ResNet18")
-    net.eval()
-    inputs = det_models.eval_inputs(data["detection"][:1])
-    with paddle.no_grad():
-        dynamic = {k: v.numpy() for k, v in net(dict(inputs)).items()}
-    bbox, bbox_num = _export_and_predict(net, "FasterRCNN", inputs, str(tmp_path))
-    assert len(dynamic["bbox"]) > 0
-    np.testing.assert_array_equal(bbox_num, dynamic["bbox_num"])
-    np.testing.assert_allclose(bbox, dynamic["bbox"], atol=1e-4, rtol=0)
+    if model == "MaskRCNN":
+        mask = next(o for o in outs if o.ndim == 3)
+        assert mask.shape == dynamic["mask"].shape
+        assert np.mean(mask != dynamic["mask"]) < 1e-3
 
 
 def test_picodet_builds_twice_in_one_process() -> None:

@@ -97,7 +97,7 @@ def _recompile(modname: str, qualname: str, edits: tuple[tuple[str, str], ...]) 
     # needs its own file name with the patched text in linecache, or the unpatched text gets converted.
     filename = f"<pdxsrv patched {modname}.{qualname}>"
     _PATCHED_SOURCES[filename] = src
-    _register_sources()
+    register_patched_sources()
     namespace: dict[str, Any] = {}
     exec(compile(src, filename, "exec"), module.__dict__, namespace)
     new_fn = namespace[parts[-1]]
@@ -110,7 +110,7 @@ def _recompile(modname: str, qualname: str, edits: tuple[tuple[str, str], ...]) 
                 setattr(alias_module, parts[-1], new_fn)
 
 
-def _register_sources() -> None:
+def register_patched_sources() -> None:
     """(Re-)enter the recompiled functions' sources into linecache (linecache.clearcache() drops them)."""
     for filename, src in _PATCHED_SOURCES.items():
         linecache.cache.setdefault(filename, (len(src), None, src.splitlines(True), filename))
@@ -124,7 +124,7 @@ def rois_num_1d() -> None:
     # Each site is recompiled from paddledet's own source with a one-element slice instead.
     for modname, qualname, edits in _ROIS_NUM_SITES:
         _recompile(modname, qualname, edits)
-    _register_sources()
+    register_patched_sources()
 
 
 def apply_detection_shims() -> None:

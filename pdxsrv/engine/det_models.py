@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from pdxsrv.domain import params as params_table
+from pdxsrv.engine import augment
 from pdxsrv.engine.base import EngineError
 from pdxsrv.engine.compat import apply_detection_shims
 
@@ -73,7 +74,7 @@ def _yolo(num_classes: int, backbone: Any, neck: Any, anchors: list[list[int]], 
                   post_process=BBoxPostProcess(num_classes=num_classes, decode=decode, nms=nms))
 
 
-def _yolov3(num_classes: int, backbone: str) -> Any:
+def _yolov3(num_classes: int, backbone: str, params: dict[str, Any] | None = None) -> Any:
     """YOLOv3 on one of four backbones."""
     from ppdet.modeling.backbones import DarkNet, MobileNet, MobileNetV3
     from ppdet.modeling.necks import YOLOv3FPN
@@ -90,7 +91,7 @@ def _yolov3(num_classes: int, backbone: str) -> Any:
     return _yolo(num_classes, bb, YOLOv3FPN(in_channels=_channels(bb)), YOLO_ANCHORS, ppyolo=False)
 
 
-def _ppyolo(num_classes: int, backbone: str) -> Any:
+def _ppyolo(num_classes: int, backbone: str, params: dict[str, Any] | None = None) -> Any:
     """PP-YOLO: ResNet50-vd with DCNv2, CoordConv, SPP and DropBlock."""
     from ppdet.modeling.necks import PPYOLOFPN
 
@@ -100,7 +101,7 @@ def _ppyolo(num_classes: int, backbone: str) -> Any:
     return _yolo(num_classes, bb, neck, YOLO_ANCHORS, ppyolo=True)
 
 
-def _ppyolo_tiny(num_classes: int, backbone: str) -> Any:
+def _ppyolo_tiny(num_classes: int, backbone: str, params: dict[str, Any] | None = None) -> Any:
     """PP-YOLO tiny: MobileNetV3-large x0.5."""
     from ppdet.modeling.backbones import MobileNetV3
     from ppdet.modeling.necks import PPYOLOTinyFPN
@@ -112,7 +113,7 @@ def _ppyolo_tiny(num_classes: int, backbone: str) -> Any:
     return _yolo(num_classes, bb, neck, TINY_ANCHORS, ppyolo=True)
 
 
-def _picodet(num_classes: int, backbone: str) -> Any:
+def _picodet(num_classes: int, backbone: str, params: dict[str, Any] | None = None) -> Any:
     """PicoDet-s: LCNet x0.75, LCPAN and the v2 head (ATSS assigner for the first 100 epochs)."""
     from ppdet.modeling.architectures import PicoDet
     from ppdet.modeling.assigners.atss_assigner import ATSSAssigner
@@ -143,7 +144,19 @@ def _picodet(num_classes: int, backbone: str) -> Any:
     return PicoDet(backbone=bb, neck=neck, head=head)
 
 
-def _rcnn(num_classes: int, backbone: str, with_mask: bool) -> Any:
+def rcnn_sampling(params: dict[str, Any] | None) -> tuple[int, int]:
+    """(RoIs sampled per image for the box loss, proposals kept per image at test time) for `image_shape`.
+
+    paddledet's 512 and 1000 are for 800 x 1333 inputs; smaller inputs hold fewer objects and
+    anchors, so both scale with the input's area, floored at 128 and 300 (the box head's fully
+    connected layers cost in proportion to them: 4x less at 192 px).
+    """
+    width, height = augment.image_shape(params or {}, (1333, 800))
+    ratio = min(1.0, width * height / (1333 * 800))
+    return max(128, round(512 * ratio)), max(300, round(1000 * ratio))
+
+
+def _rcnn(num_classes: int, backbone: str, with_mask: bool, params: dict[str, Any] | None = None) -> Any:
     """Faster R-CNN (or Mask R-CNN with `with_mask`) with an FPN on a ResNet."""
     from ppdet.modeling.architectures import FasterRCNN, MaskRCNN
     from ppdet.modeling.heads import BBoxHead, MaskFeat, MaskHead, TwoFCHead
@@ -156,6 +169,7 @@ def _rcnn(num_classes: int, backbone: str, with_mask: bool) -> Any:
     from ppdet.modeling.proposal_generator.rpn_head import RPNHead
     from ppdet.modeling.proposal_generator.target_layer import BBoxAssigner, MaskAssigner, RPNTargetAssign
 
+    rois_per_image, test_proposals = rcnn_sampling(params)
     bb = _resnet(int(backbone[len("ResNet"):]), norm_type="bn", return_idx=[0, 1, 2, 3], num_stages=4)
     neck = FPN(in_channels=_channels(bb), out_channel=256, spatial_scales=[1.0 / s.stride for s in bb.out_shape])
     scales = [1.0 / s.stride for s in neck.out_shape]  # 5 levels, strides 4..64
@@ -166,12 +180,12 @@ def _rcnn(num_classes: int, backbone: str, with_mask: bool) -> Any:
                                           positive_overlap=0.7, use_random=True),
         train_proposal=ProposalGenerator(min_size=0.0, nms_thresh=0.7, pre_nms_top_n=2000, post_nms_top_n=1000,
                                          topk_after_collect=True),
-        test_proposal=ProposalGenerator(min_size=0.0, nms_thresh=0.7, pre_nms_top_n=1000, post_nms_top_n=1000),
+        test_proposal=ProposalGenerator(min_size=0.0, nms_thresh=0.7, pre_nms_top_n=1000, post_nms_top_n=test_proposals),
         in_channel=256)
     bbox_head = BBoxHead(
         head=TwoFCHead(in_channel=256, out_channel=1024, resolution=7), in_channel=1024,
         roi_extractor=RoIAlign(resolution=7, sampling_ratio=0, aligned=True, spatial_scale=scales),
-        bbox_assigner=BBoxAssigner(batch_size_per_im=512, bg_thresh=0.5, fg_thresh=0.5, fg_fraction=0.25,
+        bbox_assigner=BBoxAssigner(batch_size_per_im=rois_per_image, bg_thresh=0.5, fg_thresh=0.5, fg_fraction=0.25,
                                    use_random=True, num_classes=num_classes),
         num_classes=num_classes)
     post = BBoxPostProcess(num_classes=num_classes, decode=RCNNBox(num_classes=num_classes),
@@ -187,14 +201,14 @@ def _rcnn(num_classes: int, backbone: str, with_mask: bool) -> Any:
                     mask_post_process=MaskPostProcess(binary_thresh=0.5), neck=neck)
 
 
-# (num_classes, backbone) -> a fresh paddle.nn.Layer; call build() instead to get the shims applied.
-BUILDERS: dict[str, Callable[[int, str], Any]] = {
+# (num_classes, backbone, params) -> a fresh paddle.nn.Layer; call build() instead to get the shims applied.
+BUILDERS: dict[str, Callable[..., Any]] = {
     "YOLOv3": _yolov3,
     "PPYOLO": _ppyolo,
     "PPYOLOTiny": _ppyolo_tiny,
     "PicoDet": _picodet,
-    "FasterRCNN": lambda num_classes, backbone: _rcnn(num_classes, backbone, with_mask=False),
-    "MaskRCNN": lambda num_classes, backbone: _rcnn(num_classes, backbone, with_mask=True),
+    "FasterRCNN": lambda num_classes, backbone, params=None: _rcnn(num_classes, backbone, False, params),
+    "MaskRCNN": lambda num_classes, backbone, params=None: _rcnn(num_classes, backbone, True, params),
 }
 
 
@@ -214,12 +228,12 @@ def resolve(model: str, backbone: str | None = None) -> tuple[str, str]:
 
 
 def build(model: str, num_classes: int, backbone: str | None = None, params: dict[str, Any] | None = None) -> Any:
-    """A fresh paddle.nn.Layer for `model` on `backbone` (`params` reserved: no option changes the network)."""
+    """A fresh paddle.nn.Layer for `model` on `backbone`; R-CNN sampling follows `params`' image_shape."""
     name, bb = resolve(model, backbone)
     if num_classes < 1:
         raise EngineError(f"cannot build {name} for {num_classes} classes")
     apply_detection_shims()
-    return BUILDERS[name](num_classes, bb)
+    return BUILDERS[name](num_classes, bb, params)
 
 
 def _tensor(array: Any) -> Any:

@@ -87,10 +87,19 @@ class Run:
     pretrained: str | None = None  # a weights file or checkpoint directory
 
 
+def cpu_threads() -> int:
+    """The cores this process may run on (its affinity), or PDXSRV_CPU_THREADS when set."""
+    configured = os.environ.get("PDXSRV_CPU_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
 def use_device() -> str:
-    """The GPU the supervisor gave this process (CUDA_VISIBLE_DEVICES), else the CPU."""
+    """The GPU the supervisor gave this process (CUDA_VISIBLE_DEVICES), else the CPU with a math thread per core."""
     if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
         return paddle.set_device("gpu:0").__str__()
+    paddle.base.core.set_num_threads(cpu_threads())  # paddle's CPU kernels use one thread unless told
     return paddle.set_device("cpu").__str__()
 
 

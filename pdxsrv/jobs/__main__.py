@@ -12,9 +12,21 @@ from pdxsrv.jobs import import_dataset
 
 
 def _engine_job(module: str) -> Callable[[dict[str, Any]], int]:
-    """A job that imports paddle: loaded only when it runs."""
+    """A job that imports paddle: loaded only when it runs, after the start-up self-test passes."""
     def run(params: dict[str, Any]) -> int:
-        return importlib.import_module(f"pdxsrv.jobs.{module}").run(params)
+        from pdxsrv.engine import selftest
+        from pdxsrv.engine.base import EngineError
+
+        selftest.preload()
+        job = importlib.import_module(f"pdxsrv.jobs.{module}")
+        try:
+            selftest.check()
+        except EngineError as exc:
+            from supervisor import report
+
+            report.done(ok=False, message=str(exc))
+            return 1
+        return job.run(params)
     return run
 
 

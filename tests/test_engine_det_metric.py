@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pdxsrv.engine.det_data import Obj, eval_sample
 from pdxsrv.engine.det_metric import BACKGROUND, DetectionMetric, average_precision, box_iou
 
 
@@ -32,6 +33,16 @@ def test_perfect_predictions() -> None:
     assert report["PRAP"]["dog"] == {"precision": 1.0, "recall": 1.0, "AP": 1.0}
     assert report["Confusion_Matrix"] == [[1, 0, 0], [0, 1, 0], [0, 0, 0]]
     assert report["label_list"] == ["cat", "dog", BACKGROUND]
+
+
+def test_predictions_in_original_pixels_are_scored_against_the_original_boxes() -> None:
+    """An evaluation sample is resized (gt_bbox scaled); the network answers in the original image's pixels."""
+    img = np.zeros((100, 200, 3), np.uint8)
+    x, target = eval_sample(img, [Obj(0, (20, 10, 60, 50)), Obj(1, (120, 40, 180, 90))], {"image_shape": [96, 96]})
+    assert not np.allclose(target["gt_bbox"], target["orig_bbox"])
+    m = DetectionMetric(2)
+    m.update([pred((0, 0.9, 20, 10, 60, 50), (1, 0.8, 120, 40, 180, 90))], [target])
+    assert m.summary() == {"bbox_map": 1.0}
 
 
 def test_eleven_point_and_area_ap_of_a_hand_made_curve() -> None:

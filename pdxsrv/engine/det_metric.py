@@ -87,7 +87,8 @@ class DetectionMetric:
         """Add per-image predictions and their ground truth."""
         for out, gt in zip(outputs, targets):
             boxes = np.asarray(out.get("bbox", np.zeros((0, 6))), dtype=np.float64).reshape(-1, 6)
-            gt_boxes = np.asarray(gt["gt_bbox"], dtype=np.float64).reshape(-1, 4)
+            # the network's boxes are in original pixels, like `orig_bbox`; gt_bbox is in the resized input
+            gt_boxes = np.asarray(gt["orig_bbox"] if "orig_bbox" in gt else gt["gt_bbox"], dtype=np.float64).reshape(-1, 4)
             if self.by == "mask":
                 masks = np.asarray(out.get("mask", np.zeros((0, 1, 1))))
                 overlaps = np.zeros((len(boxes), len(gt_boxes)))

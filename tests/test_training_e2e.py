@@ -1,4 +1,4 @@
-"""Dataset -> project -> task with the recommended parameters (shortened) -> train -> metrics -> evaluate -> predict.
+"""Dataset -> project -> task with recommended parameters (shortened) -> train -> evaluate -> predict -> export.
 
 A real server, a real supervisor and real PaddlePaddle training on generated data, per project type.
 """
@@ -16,8 +16,8 @@ from pdxsrv.client import Client
 from pdxsrv.domain.enums import PredictStatus, TaskStatus
 from tests.conftest import Server
 from tests.training_support import (
-    DET_SHORT, SEG_SHORT, SHORT, project_on_generated_data, supervised_server, wait_evaluated, wait_predicted,
-    wait_trained,
+    DET_SHORT, SEG_SHORT, SHORT, project_on_generated_data, run_exported, supervised_server, wait_evaluated,
+    wait_exported, wait_predicted, wait_trained,
 )
 
 TYPES = {"classification": SHORT, "segmentation": SEG_SHORT, "remote_segmentation": SEG_SHORT,
@@ -95,6 +95,20 @@ def test_train_evaluate_predict_with_recommended_parameters(server: Server, kind
     drawn = c.file(path)
     picture = cv2.imdecode(np.frombuffer(base64.b64decode(drawn["img_data"]), np.uint8), cv2.IMREAD_COLOR)
     assert picture is not None and picture.shape[0] >= 64
+
+    out = os.path.join(server.base, "exports", tid)
+    assert c.export(tid, "infer", out)["save_dir"] == os.path.realpath(out)
+    exported = wait_exported(c, tid)
+    assert exported["export_status"] == TaskStatus.XEXPORTED, exported
+    assert c.task(tid)["task_status"] == TaskStatus.XEXPORTED
+    config, outputs = run_exported(out, image)
+    assert config["labels"] == [name for name in labels if name != "back_ground"] and config["Model"] == params["model"]
+    if kind == "classification":  # the exported program's top class is our predictor's
+        assert labels[int(np.argmax(outputs[0][0]))] == prediction["results"][0]["result"]["category"]
+    elif kind in ("detection", "instance_segmentation"):
+        assert any(o.ndim == 2 and o.shape[1] == 6 for o in outputs)
+    else:
+        assert outputs[0].shape[:2] == (1, len(labels))
 
 
 def test_bad_requests_change_nothing(server: Server) -> None:

@@ -6,6 +6,8 @@ import os
 from contextlib import contextmanager
 from typing import Any, Iterator
 
+import numpy as np
+
 from pdxsrv.client import Client
 from pdxsrv.datasets.synthetic import make
 from pdxsrv.domain.enums import DatasetStatus, PredictStatus, TaskStatus
@@ -66,3 +68,34 @@ def wait_predicted(c: Client, tid: str, timeout: float = 120) -> dict[str, Any]:
     """Wait until the task's prediction ends; return GET /project/task/predict's answer."""
     return wait_for(lambda: (p := c.prediction(tid))["predict_status"] != PredictStatus.XPRESTART and p,
                     timeout=timeout, what=f"prediction of {tid}")
+
+
+def wait_exported(c: Client, tid: str, timeout: float = 300) -> dict[str, Any]:
+    """Wait until the task's export ends; return GET /project/task/export's answer (ApiError if it failed)."""
+    wait_for(lambda: c.task(tid)["task_status"] != TaskStatus.XEXPORTING, timeout=timeout, what=f"export of {tid}")
+    return c.export_status(tid)
+
+
+def run_exported(folder: str, image_path: str) -> tuple[dict[str, Any], list[np.ndarray]]:
+    """(deploy.yml, outputs) of an exported model run in paddle.inference on one image, preprocessed as deploy.yml says."""
+    import yaml
+
+    from pdxsrv.engine import augment
+    from pdxsrv.engine.export import InferenceModel
+
+    with open(os.path.join(folder, "deploy.yml"), encoding="utf-8") as f:
+        config = yaml.safe_load(f)
+    steps = {name: args for step in config["Transforms"] for name, args in step.items()}
+    img = augment.read_raster(image_path) if config["in_channels"] != 3 else augment.read_rgb(image_path)
+    h, w = img.shape[:2]
+    if "CenterCrop" in steps:
+        img = augment.center_crop(img, tuple(steps["CenterCrop"]["size"]))
+    else:
+        img = augment.resize(img, tuple(steps["Resize"]["target_size"]))
+    norm = steps["Normalize"]
+    x = augment.normalize(img, {"image_mean": norm["mean"], "image_std": norm["std"]})[None]
+    height, width = x.shape[2:]
+    feeds = {"image": x, "im_shape": np.array([[height, width]], np.float32),
+             "scale_factor": np.array([[height / h, width / w]], np.float32)}
+    program = InferenceModel(os.path.join(folder, "inference"))
+    return config, program.run({name: feeds[name] for name in program.inputs})

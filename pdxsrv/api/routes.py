@@ -112,9 +112,9 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
     }),
     ("/project/task/export", ExportHandler, {
         "GET": Op("Export status, or the quantization log/result", (TID, Arg("quant", choices=("log", "result"))),
-                  ("export_status", "message", "quant_log", "quant_result")),
-        "POST": Op("Export the model (infer, lite, onnx)",
-                   (TID, Arg("type", required=True, choices=("infer", "lite", "onnx")), Arg("save_dir"),
+                  ("export_status", "message", "save_dir", "quant_log", "quant_result")),
+        "POST": Op("Export the model (infer, lite, onnx; 'inference' is read as infer, as the original's docs wrote it)",
+                   (TID, Arg("type", required=True, choices=("infer", "inference", "lite", "onnx")), Arg("save_dir"),
                     Arg("epoch", INT), Arg("quant", BOOL, default=False), Arg("model_path")),
                    ("save_dir", "message"), job=True),
         "PUT": Op("Stop an export", (TID,), ("export_status", "message"), job=True),

@@ -1,4 +1,4 @@
-"""The shared base of the task routes whose work runs in a job, and those not built yet: prune, export, vdl.
+"""The shared base of the task routes whose work runs in a job; export; and those not built yet: prune, vdl.
 
 Those validate their arguments and the state they need now, then answer `not_available` and change nothing.
 """
@@ -11,12 +11,18 @@ from typing import Callable
 
 from pdxsrv import files
 from pdxsrv.api.base import APIHandler
-from pdxsrv.api.errors import NotAvailable, NotStarted
+from pdxsrv.api.errors import JobFailed, NotAvailable, NotStarted
 from pdxsrv.domain import commands
+from pdxsrv.domain.enums import TaskStatus
+from pdxsrv.domain.jobs import ACTIVE
+from pdxsrv.domain.queries import current_job
+from pdxsrv.domain.task_jobs import export_status
 from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.state import Task, Workspace
 from pdxsrv.paths import confine
 from pdxsrv.supervision import Supervision
+
+STOP_WAIT = 15.0
 
 def _not_built(what: str) -> NotAvailable:
     return NotAvailable(f"{what} is not available in this build of pdxsrv yet; nothing was changed")
@@ -80,26 +86,64 @@ class PruneHandler(TaskJobHandler):
 
 
 class ExportHandler(TaskJobHandler):
-    """GET export status (or quantization log/result); POST export; PUT stop."""
+    """GET export status (or quantization log/result); POST export; PUT stop.
+
+    `type: infer` runs the export job (`pdxsrv.jobs.export`); quantized, ONNX and Lite exports are
+    refused with what is missing, changing nothing.
+    """
 
     async def get(self) -> None:
-        _, task = await self.task()
-        raise NotStarted(f"task {task.id} has not been exported; POST /project/task/export starts an export")
+        state, task = await self.task()
+        job = current_job(state, task, "export")
+        if self.args["quant"] is not None:
+            raise NotStarted(f"task {task.id} has no quantized export; quantized export is not available yet")
+        if job is None:
+            raise NotStarted(f"task {task.id} has not been exported; POST /project/task/export starts an export")
+        status, message = export_status(job)
+        if status == TaskStatus.XEXPORTFAIL:
+            raise JobFailed(f"the export of {task.id} failed: {message}", export_status=int(status))
+        if status == TaskStatus.XEXPORTING:
+            stage = job.progress.get("stage")
+            message = f"{task.id} is being exported" + (f" ({stage})" if stage else "")
+        self.ok(export_status=int(status), message=message, save_dir=job.result.get("save_dir"))
 
     async def post(self) -> None:
-        _, task = await self.task()
+        state, task = await self.task()
+        a = self.args
         for name in ("save_dir", "model_path"):
-            if self.args[name] is not None:
-                confine(self.args[name], self.ctx.roots, name)
-        if self.args["save_dir"] is None:
+            if a[name] is not None:
+                confine(a[name], self.ctx.roots, name)
+        if a["save_dir"] is None:
             raise InvalidArgument("argument 'save_dir' is required: the directory to export the model to")
-        if self.args["type"] != "lite":
-            self.require_model(task)
-        raise _not_built("export")
+        save_dir = confine(a["save_dir"], self.ctx.roots, "save_dir")
+        if os.path.exists(save_dir) and not os.path.isdir(save_dir):
+            raise InvalidArgument(f"save_dir {a['save_dir']!r} is a file; give a directory to export into")
+        if a["type"] == "lite":
+            raise NotAvailable("Paddle Lite export needs a Paddle Lite build (paddlelite's `opt`) for this Python, "
+                               "and none is installed; export type 'infer' and run paddle_lite_opt on it")
+        model_dir = self.require_model(task, a["epoch"])
+        if a["type"] == "onnx" or a["quant"]:
+            raise _not_built("ONNX export" if a["type"] == "onnx" else "quantized export")
+        project = commands.get_project(state, task.pid)
+        dataset = commands.get_dataset(state, project.did)
+        job = commands.next_job_id(state, task.id, "export")
+        commands.start_task_job(state, task.id, "export", job)
+        await self.supervision().spawn(job, "export", {
+            "model_dir": model_dir, "save_dir": save_dir, "dataset_dir": files.dataset_dir(self.store.root, dataset.id),
+            "project_type": project.type, "split": dataset.split, "epoch": a["epoch"],
+        })
+        await self.store.execute(commands.start_task_job, task.id, "export", job)
+        self.ok(save_dir=save_dir, message=f"exporting {task.id} to {save_dir}")
 
     async def put(self) -> None:
-        _, task = await self.task()
-        raise Conflict(f"no export is running for task {task.id}")
+        state, task = await self.task()
+        job = current_job(state, task, "export")
+        if job is None or job.state not in ACTIVE:
+            raise Conflict(f"no export is running for task {task.id}")
+        await self.supervision().client.stop(job.id, grace=5.0)
+        state = await self.wait_for(lambda s: s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
+        status, message = export_status(state.jobs[job.id])
+        self.ok(export_status=int(status), message=message)
 
 
 class VdlHandler(TaskJobHandler):

@@ -1,4 +1,4 @@
-"""How a task's jobs (train, evaluate, predict) move the task and what their status integers are (pure).
+"""How a task's jobs (train, evaluate, predict, export) move the task and what their status integers are (pure).
 
 Only the task's latest job of a kind (`Task.jobs[kind]`) moves it. A training job's outcome comes
 from its `done` report when there is one (finished, stopped with a checkpoint, or a problem the
@@ -31,7 +31,21 @@ def after_job(task: Task, job: Job) -> Task:
         TaskStatus.XTRAINDONE, TaskStatus.XTRAINEXIT, TaskStatus.XEVALUATED
     ):
         return evolve(task, status=TaskStatus.XEVALUATED)
+    if job.kind == "export":
+        status, message = export_status(job)
+        return evolve(task, status=status, message=message)
     return task
+
+
+def export_status(job: Job) -> tuple[TaskStatus, str]:
+    """XEXPORTING / XEXPORTED / XEXPORTFAIL of an export job, with the task's message."""
+    if job.state in ACTIVE:
+        return TaskStatus.XEXPORTING, ""
+    if job.result.get("ok"):
+        return TaskStatus.XEXPORTED, f"exported to {job.result.get('save_dir')}"
+    if job.state == "killed":
+        return TaskStatus.XEXPORTFAIL, "the export was stopped; nothing was written"
+    return TaskStatus.XEXPORTFAIL, str(job.result.get("message") or job_outcome(job))
 
 
 def train_status(job: Job) -> tuple[TaskStatus, str]:
@@ -79,6 +93,8 @@ def with_metric(task: Task, job: Job, data: dict[str, Any]) -> Task:
 def started(task: Task, job: str, kind: str, resume_epoch: int | None) -> Task:
     """The task once a job of `kind` was started on it."""
     jobs = {**task.jobs, kind: job}
+    if kind == "export":
+        return evolve(task, jobs=jobs, status=TaskStatus.XEXPORTING, message="")
     if kind != "train":
         return evolve(task, jobs=jobs)
     keep = {} if resume_epoch is None else {e: m for e, m in task.evals.items() if int(e) <= resume_epoch}

@@ -35,6 +35,7 @@ JOBS: dict[str, Callable[[dict[str, Any]], int]] = {
     "train": _engine_job("train"),
     "evaluate": _engine_job("evaluate"),
     "predict": _engine_job("predict"),
+    "export": _engine_job("export"),
 }
 
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from pdxsrv.client import Client
+from pdxsrv.client import ApiError, Client
 from pdxsrv.domain.enums import PredictStatus, TaskStatus
 from tests.conftest import Server
 from tests.training_support import (
@@ -165,3 +165,38 @@ def test_a_registered_pretrained_model_or_a_model_directory_starts_a_new_task(se
     tid = c.create_task(pid, {**params, "pretrain_weights": "/etc"})["tid"]
     with pytest.raises(Exception, match="outside"):
         c.train(tid)
+
+
+def test_export_refusals_stop_and_a_second_export_beside_other_files(server: Server) -> None:
+    c = Client(server.url)
+    pid = project_on_generated_data(c, server.base, "classification", images=12, seed=5)
+    tid = c.create_task(pid, {**SHORT, "model": "MobileNetV3_small", "num_epochs": 1})["tid"]
+    out = os.path.join(server.base, "exports", f"{tid}-again")
+    with pytest.raises(ApiError, match="no trained model"):
+        c.export(tid, "infer", out)
+    c.train(tid)
+    assert wait_trained(c, tid)["task_status"] == TaskStatus.XTRAINDONE
+    with pytest.raises(ApiError, match="outside the directories"):
+        c.export(tid, "infer", "/etc/pdxsrv-export")
+    with pytest.raises(ApiError, match="Paddle Lite build"):
+        c.export(tid, "lite", out)
+    with pytest.raises(ApiError, match="'save_dir' is required"):
+        c.call("POST", "/project/task/export", tid=tid, type="infer")
+    assert c.task(tid)["task_status"] == TaskStatus.XTRAINDONE and not os.path.exists(out)
+
+    c.export(tid, "infer", out)
+    stopped = c.stop_export(tid)
+    assert stopped["export_status"] == TaskStatus.XEXPORTFAIL and "stopped" in stopped["message"]
+    assert c.task(tid)["task_status"] == TaskStatus.XEXPORTFAIL
+    assert not os.path.exists(os.path.join(out, "inference.pdiparams"))
+    with pytest.raises(ApiError, match="failed"):
+        c.export_status(tid)
+
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "notes.txt"), "w") as f:
+        f.write("mine")
+    c.export(tid, "inference", out, epoch=1)  # the original's documentation spells the type this way
+    assert wait_exported(c, tid)["export_status"] == TaskStatus.XEXPORTED
+    assert sorted(os.listdir(out)) == ["deploy.yml", "inference.json", "inference.pdiparams", "notes.txt"]
+    config, outputs = run_exported(out, _first_image(c, pid))
+    assert config["epoch"] == 1 and outputs[0].shape == (1, len(config["labels"]))

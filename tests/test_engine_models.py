@@ -1,4 +1,9 @@
-"""Every model the API accepts trains one short epoch through the real loop: steps, evaluation, checkpoints."""
+"""Every model the API accepts trains one short epoch through the real loop: steps, evaluation, checkpoints.
+
+Classification and segmentation models are also exported and verified here (detection models in
+test_engine_det_models, from a network that has not trained), except HRNet_W18 and DeepLabV3P,
+whose tracing takes minutes on 2 cores: `python bench/export_check.py` covers every model.
+"""
 
 from __future__ import annotations
 
@@ -7,16 +12,18 @@ import os
 import shutil
 from typing import Any
 
+import numpy as np
 import pytest
 
 from pdxsrv.datasets import readers, synthetic
 from pdxsrv.domain.params import MODELS
-from pdxsrv.engine import checkpoint, loop
+from pdxsrv.engine import checkpoint, export, inference, loop
 from pdxsrv.engine.base import DataSpec
 from pdxsrv.engine.kinds import KINDS
 
 SIZE = {"classification": 32, "segmentation": 64, "remote_segmentation": 64, "detection": 160,
         "instance_segmentation": 128}
+SLOW_TO_TRACE = ("HRNet_W18", "DeepLabV3P")
 CASES = [(project_type, model) for project_type in KINDS for model in MODELS[project_type]]
 
 
@@ -67,4 +74,10 @@ def test_every_accepted_model_trains_one_epoch(datasets: dict[str, DataSpec], tm
     assert recorder.metrics[0]["epoch"] == 1
     for name in ("epoch_1", checkpoint.BEST):
         assert checkpoint.read_meta(os.path.join(output, name))["model"] == model
+    if project_type not in export.DETECTION_TYPES and model not in SLOW_TO_TRACE:
+        trained = inference.load_trained(os.path.join(output, checkpoint.BEST))
+        data = datasets[project_type]
+        sample = trained.kind.sample(data, data.parts["val"][0], False, np.random.default_rng(0), params)
+        config = export.export_trained(trained, str(tmp_path), sample)  # raises unless the program matches
+        assert config["Model"] == model and os.path.isfile(tmp_path / "inference.pdiparams")
     shutil.rmtree(output)  # the big ones are hundreds of MB

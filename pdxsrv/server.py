@@ -14,6 +14,7 @@ import tornado.web
 from pdxsrv import files
 from pdxsrv.api.base import Context, NotFoundHandler
 from pdxsrv.api.routes import make_routes
+from pdxsrv.boards import Boards
 from pdxsrv.store import DEFAULT_SNAPSHOT_EVERY, Store
 from pdxsrv.supervision import Supervision
 from supervisor.client import SupervisorError, SupervisorUnavailable
@@ -56,7 +57,8 @@ async def serve(
             await store.aclose()
             raise OSError(f"cannot reach or start the job supervisor at {supervision.endpoint}: {exc}") from None
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
-    ctx = Context(store, roots, token, honest_status, supervision)
+    boards = Boards(host)  # on the serve host: reachable wherever pdxsrv is
+    ctx = Context(store, roots, token, honest_status, supervision, boards)
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
     try:
         sockets = tornado.netutil.bind_sockets(port, address=host)
@@ -74,6 +76,7 @@ async def serve(
     log.info("stopping: no new requests, finishing the log, writing a snapshot")
     server.stop()
     await server.close_all_connections()
+    boards.close()
     if supervision is not None:
         await supervision.close()  # the supervisor and its jobs keep running
     await store.aclose()

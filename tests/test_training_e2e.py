@@ -11,6 +11,7 @@ import os
 import cv2
 import numpy as np
 import pytest
+import requests
 
 from pdxsrv.client import ApiError, Client
 from pdxsrv.domain.enums import PredictStatus, TaskStatus
@@ -200,3 +201,27 @@ def test_export_refusals_stop_and_a_second_export_beside_other_files(server: Ser
     assert sorted(os.listdir(out)) == ["deploy.yml", "inference.json", "inference.pdiparams", "notes.txt"]
     config, outputs = run_exported(out, _first_image(c, pid))
     assert config["epoch"] == 1 and outputs[0].shape == (1, len(config["labels"]))
+
+
+def test_visualdl_serves_the_scalars_of_the_run_until_the_task_is_deleted(server: Server) -> None:
+    c = Client(server.url)
+    pid = project_on_generated_data(c, server.base, "classification", images=12, seed=6)
+    tid = c.create_task(pid, {**SHORT, "model": "MobileNetV3_small", "num_epochs": 1})["tid"]
+    with pytest.raises(ApiError, match="no training logs"):
+        c.call("GET", "/project/task/vdl", tid=tid)
+    c.train(tid)
+    assert wait_trained(c, tid)["task_status"] == TaskStatus.XTRAINDONE
+    url = c.call("GET", "/project/task/vdl", tid=tid)["url"]
+    assert c.call("GET", "/project/task/vdl", tid=tid)["url"] == url  # reused, not a second server
+    api = f"http://{url}/app/api"
+    tags = requests.get(api + "/scalar/tags", timeout=10).json()["data"]
+    run = tags["runs"][0]
+    names = tags["tags"][0]
+    assert any("loss" in name.lower() for name in names), names
+    points = requests.get(api + "/scalar/list", params={"run": run, "tag": names[0]}, timeout=10).json()["data"]
+    assert points and all(len(p) >= 3 for p in points)
+    page = requests.get(f"http://{url}/app/index", timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+    c.delete_task(tid)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(api + "/scalar/tags", timeout=5)

@@ -44,6 +44,7 @@ class Context:
     token: str | None = None
     honest_status: bool = False
     supervision: Any = None  # pdxsrv.supervision.Supervision, or None with --no-supervisor
+    boards: Any = None  # pdxsrv.boards.Boards: the tasks' VisualDL servers
 
 
 def _refuse_constant(name: str) -> None:

@@ -1,4 +1,4 @@
-"""The shared base of the task routes whose work runs in a job; export; and those not built yet: prune, vdl.
+"""The shared base of the task routes whose work runs in a job; export; VisualDL; and prune, not built yet.
 
 Those validate their arguments and the state they need now, then answer `not_available` and change nothing.
 """
@@ -147,8 +147,17 @@ class ExportHandler(TaskJobHandler):
 
 
 class VdlHandler(TaskJobHandler):
-    """GET the URL of a VisualDL server for the task's logs."""
+    """GET the address (host:port, as the original) of a VisualDL server for the task's logs."""
 
     async def get(self) -> None:
         _, task = await self.task()
-        raise NotStarted(f"task {task.id} has no training logs yet (output/vdl_log); train it first")
+        logdir = os.path.join(self.task_path(task), "output", "vdl_log")
+        if not os.path.isdir(logdir):
+            raise NotStarted(f"task {task.id} has no training logs yet (output/vdl_log); train it first")
+        if self.ctx.boards is None:
+            raise NotAvailable("this server runs without VisualDL boards")
+        port = await self.ctx.boards.port_for(task.id, logdir)
+        host = self.ctx.boards.host
+        if host in ("0.0.0.0", "::"):  # bound everywhere: the address this client reached pdxsrv at
+            host = self.request.host_name
+        self.ok(url=f"{host}:{port}")

@@ -51,6 +51,8 @@ class TaskHandler(APIHandler):
         state = await self.store.durable_state()
         task = commands.get_task(state, self.args["tid"])
         await self.store.execute(commands.delete_task, task.id)
+        if self.ctx.boards is not None:
+            self.ctx.boards.stop(task.id)
         files.remove_tree(files.task_dir(self.store.root, task.pid, task.id))
         self.ok()
 

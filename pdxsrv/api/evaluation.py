@@ -25,7 +25,6 @@ from pdxsrv.domain.task_jobs import evaluate_status, predict_status
 from pdxsrv.paths import confine
 
 RESULTS = "visualized_test_results"
-STOP_WAIT = 15.0
 MAGIC = ((b"\xff\xd8", ".jpg"), (b"\x89PNG", ".png"), (b"BM", ".bmp"), (b"II*\x00", ".tif"), (b"MM\x00*", ".tif"))
 
 
@@ -180,10 +179,5 @@ class PredictHandler(TaskJobHandler):
         return path
 
     async def put(self) -> None:
-        state, task = await self.task()
-        job = current_job(state, task, "predict")
-        if job is None or job.state not in ACTIVE:
-            raise Conflict(f"no prediction is running for task {task.id}")
-        await self.supervision().client.stop(job.id, grace=5.0)
-        state = await self.wait_for(lambda s: s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
-        self._status(task, state.jobs[job.id])
+        _, task = await self.task()
+        self._status(task, await self.stop_job("predict", "prediction"))

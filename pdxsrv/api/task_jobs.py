@@ -18,7 +18,7 @@ from pdxsrv.domain.jobs import ACTIVE
 from pdxsrv.domain.queries import current_job
 from pdxsrv.domain.task_jobs import export_status
 from pdxsrv.domain.errors import Conflict, InvalidArgument
-from pdxsrv.domain.state import Task, Workspace
+from pdxsrv.domain.state import Job, Task, Workspace
 from pdxsrv.paths import confine
 from pdxsrv.supervision import Supervision
 
@@ -58,6 +58,16 @@ class TaskJobHandler(APIHandler):
         if self.ctx.supervision is None:
             raise NotAvailable("this work runs as a job, and this server runs with --no-supervisor")
         return self.ctx.supervision
+
+    async def stop_job(self, kind: str, what: str) -> Job:
+        """Stop the task's running job of `kind` (Conflict if none runs); the job once it ended."""
+        state, task = await self.task()
+        job = current_job(state, task, kind)
+        if job is None or job.state not in ACTIVE:
+            raise Conflict(f"no {what} is running for task {task.id}")
+        await self.supervision().client.stop(job.id, grace=5.0)
+        state = await self.wait_for(lambda s: s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
+        return state.jobs[job.id]
 
     async def wait_for(self, done: Callable[[Workspace], bool], timeout: float) -> Workspace:
         """Wait until `done(state)` holds (or the timeout passes); return the durable state."""
@@ -136,13 +146,7 @@ class ExportHandler(TaskJobHandler):
         self.ok(save_dir=save_dir, message=f"exporting {task.id} to {save_dir}")
 
     async def put(self) -> None:
-        state, task = await self.task()
-        job = current_job(state, task, "export")
-        if job is None or job.state not in ACTIVE:
-            raise Conflict(f"no export is running for task {task.id}")
-        await self.supervision().client.stop(job.id, grace=5.0)
-        state = await self.wait_for(lambda s: s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
-        status, message = export_status(state.jobs[job.id])
+        status, message = export_status(await self.stop_job("export", "export"))
         self.ok(export_status=int(status), message=message)
 
 

@@ -60,13 +60,13 @@ def copy(output: str, source: str, name: str) -> str:
 def _land(tmp: str, output: str, name: str) -> str:
     """fsync the files of `tmp`, then rename it to `output/<name>`, replacing (and removing) an older one."""
     for entry in os.listdir(tmp):
-        _fsync(os.path.join(tmp, entry))
-    _fsync(tmp)
+        fsync(os.path.join(tmp, entry))
+    fsync(tmp)
     target, old = os.path.join(output, name), os.path.join(output, f".old-{name}-{os.getpid()}")
     if os.path.exists(target):
         os.rename(target, old)
     os.rename(tmp, target)
-    _fsync(output)
+    fsync(output)
     shutil.rmtree(old, ignore_errors=True)
     return target
 
@@ -110,7 +110,8 @@ def load_matching(path: str, model: paddle.nn.Layer) -> list[str]:
     return sorted(set(own) - set(usable))
 
 
-def _fsync(path: str) -> None:
+def fsync(path: str) -> None:
+    """Flush a file or directory to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pdxsrv.engine import data, export, inference
+from pdxsrv.engine import checkpoint, data, export, inference
 from pdxsrv.engine.base import EngineError
 from supervisor import report
 
@@ -49,9 +49,9 @@ def run(params: dict[str, Any]) -> int:
         report.progress(stage="write")
         os.makedirs(save_dir, exist_ok=True)
         for name in export.EXPORTED_FILES:
-            _fsync(os.path.join(staging, name))
+            checkpoint.fsync(os.path.join(staging, name))
             os.replace(os.path.join(staging, name), os.path.join(save_dir, name))
-        _fsync(save_dir)
+        checkpoint.fsync(save_dir)
     except (EngineError, OSError) as exc:
         report.done(ok=False, message=str(exc))
         return 1
@@ -60,11 +60,3 @@ def run(params: dict[str, Any]) -> int:
     report.done(ok=True, save_dir=save_dir, files=list(export.EXPORTED_FILES), model=config["Model"],
                 epoch=params.get("epoch"))
     return 0
-
-
-def _fsync(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -5,7 +5,11 @@ model with the evaluation job's code):
 * digits — scikit-learn's bundled 8x8 digits (1,797 images), upscaled to 32x32 RGB PNGs in class
   folders; target top-1 >= 0.95;
 * shapes — generated shapes segmentation (pdxsrv.datasets.synthetic); target mIoU >= 0.8;
-* remote — generated 4-band remote-sensing segmentation; target mIoU >= 0.8.
+* remote — generated 4-band remote-sensing segmentation; target mIoU >= 0.8;
+* det_yolo, det_rcnn — generated shapes detection (VOC), a YOLO-family model and Faster R-CNN;
+  target mAP@0.5 (VOC 11-point) >= 0.6;
+* mask_rcnn — generated shapes instance segmentation (COCO polygons), Mask R-CNN; target mask
+  mAP@0.5 >= 0.5.
 
 Run by hand (minutes on a CPU), not in CI: python bench/quality_bench.py [--case digits|shapes|remote] ...
 """
@@ -44,6 +48,19 @@ CASES: dict[str, dict[str, Any]] = {
                "params": {"model": "BiSeNetV2", "num_epochs": 25, "batch_size": 8, "learning_rate": 0.01,
                           "optimizer": "Adam", "lr_policy": "Cosine", "image_shape": [64, 64],
                           "save_interval_epochs": 5}},
+    "det_yolo": {"kind": "detection", "target": ("mAP", 0.6), "images": 300, "size": 128,
+                 "params": {"model": "PPYOLOTiny", "num_epochs": 100, "batch_size": 8, "learning_rate": 0.001,
+                            "optimizer": "Adam", "lr_policy": "Cosine", "warmup_steps": 100, "warmup_start_lr": 0.0,
+                            "image_shape": [128, 128], "save_interval_epochs": 10, "use_mixup": False,
+                            "expand_image": False}},
+    "det_rcnn": {"kind": "detection", "target": ("mAP", 0.6), "images": 200, "size": 128,
+                 "params": {"model": "FasterRCNN", "backbone": "ResNet18", "num_epochs": 16, "batch_size": 8,
+                            "learning_rate": 0.02, "lr_policy": "Cosine", "warmup_steps": 40,
+                            "image_shape": [128, 128], "save_interval_epochs": 4}},
+    "mask_rcnn": {"kind": "instance_segmentation", "target": ("Mask_mAP", 0.5), "images": 200, "size": 128,
+                  "params": {"model": "MaskRCNN", "backbone": "ResNet50", "num_epochs": 16, "batch_size": 8,
+                             "learning_rate": 0.02, "lr_policy": "Cosine", "warmup_steps": 40,
+                             "image_shape": [128, 128], "save_interval_epochs": 4}},
 }
 
 
@@ -75,8 +92,14 @@ def dataset(case: dict[str, Any], root: str) -> DataSpec:
 class Printer:
     """Print one line per epoch's evaluation."""
 
+    def __init__(self) -> None:
+        self.last = 0.0
+
     def progress(self, **kv: Any) -> None:
-        """Ignore steps."""
+        """Print a step at most once a minute."""
+        if time.monotonic() - self.last >= 60:
+            self.last = time.monotonic()
+            print(f"  epoch {kv.get('epoch')} step {kv.get('step')}/{kv.get('steps')} loss {kv.get('loss')}", flush=True)
 
     def metric(self, **kv: Any) -> None:
         """Print an evaluation."""
@@ -108,8 +131,11 @@ def main() -> None:
     parser.add_argument("--case", choices=sorted(CASES), action="append")
     parser.add_argument("--epochs", type=int, help="override num_epochs")
     parser.add_argument("--model", help="override the model")
+    parser.add_argument("--backbone", help="override the backbone (detection)")
+    parser.add_argument("--lr", type=float, help="override learning_rate")
     args = parser.parse_args()
-    overrides = {k: v for k, v in (("num_epochs", args.epochs), ("model", args.model)) if v is not None}
+    overrides = {k: v for k, v in (("num_epochs", args.epochs), ("model", args.model), ("backbone", args.backbone),
+                                   ("learning_rate", args.lr)) if v is not None}
     print(f"cpu threads: {os.cpu_count()}")
     for name in args.case or list(CASES):
         print(f"{name}:", flush=True)

@@ -120,9 +120,8 @@ class ExportHandler(TaskJobHandler):
     async def post(self) -> None:
         state, task = await self.task()
         a = self.args
-        for name in ("save_dir", "model_path"):
-            if a[name] is not None:
-                confine(a[name], self.ctx.roots, name)
+        if a["model_path"] is not None:
+            confine(a["model_path"], self.ctx.roots, "model_path")
         if a["save_dir"] is None:
             raise InvalidArgument("argument 'save_dir' is required: the directory to export the model to")
         save_dir = confine(a["save_dir"], self.ctx.roots, "save_dir")

@@ -6,6 +6,7 @@ A real server, a real supervisor and real PaddlePaddle training on generated dat
 from __future__ import annotations
 
 import base64
+import json
 import os
 
 import cv2
@@ -102,6 +103,8 @@ def test_train_evaluate_predict_with_recommended_parameters(server: Server, kind
     exported = wait_exported(c, tid)
     assert exported["export_status"] == TaskStatus.XEXPORTED, exported
     assert c.task(tid)["task_status"] == TaskStatus.XEXPORTED
+    (record,) = [m for m in c.call("GET", "/model", type="exported")["exported_models"] if m["tid"] == tid]
+    assert record["path"] == os.path.realpath(out) and record["exported_type"] == 0  # registered by the export
     config, outputs = run_exported(out, image)
     assert config["labels"] == [name for name in labels if name != "back_ground"] and config["Model"] == params["model"]
     if kind == "classification":  # the exported program's top class is our predictor's
@@ -197,7 +200,13 @@ def test_export_refusals_stop_and_a_second_export_beside_other_files(server: Ser
     with open(os.path.join(out, "notes.txt"), "w") as f:
         f.write("mine")
     c.export(tid, "inference", out, epoch=1)  # the original's documentation spells the type this way
+    emid = c.call("POST", "/model", type="exported", pid=pid, tid=tid, name="mine", path=out, exported_type=0)["emid"]
     assert wait_exported(c, tid)["export_status"] == TaskStatus.XEXPORTED
+    records = [m for m in c.call("GET", "/model", type="exported")["exported_models"] if m["tid"] == tid]
+    assert [m["id"] for m in records] == [emid]  # the web demo's own record, not a second one
+    detail = c.call("GET", "/model", mid=emid)
+    assert json.loads(detail["eval_result"]) and detail["dataset_attr"]["labels"] == ["circle", "square", "triangle"]
+    assert json.loads(detail["task_params"])["model"] == "MobileNetV3_small"
     assert sorted(os.listdir(out)) == ["deploy.yml", "inference.json", "inference.pdiparams", "notes.txt"]
     config, outputs = run_exported(out, _first_image(c, pid))
     assert config["epoch"] == 1 and outputs[0].shape == (1, len(config["labels"]))

@@ -12,7 +12,7 @@ from pdxsrv import files
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.render import exported_row, pretrained_row
 from pdxsrv.api.spec import ArgumentError
-from pdxsrv.domain import commands
+from pdxsrv.domain import commands, model_records
 from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.errors import InvalidArgument, NotFound
 from pdxsrv.domain.queries import in_order
@@ -32,7 +32,7 @@ class ModelHandler(APIHandler):
             if model is None:
                 raise NotFound(f"model {mid!r} does not exist; GET /model {{'type': 'pretrained'|'exported'}} lists them")
             self.ok(dataset_attr=model.dataset, task_params=json.dumps(model.params, ensure_ascii=False),
-                    eval_result=json.dumps(model.eval_results, ensure_ascii=False))
+                    eval_result=json.dumps(model_records.eval_results(state, model), ensure_ascii=False))
         elif kind == "pretrained":
             self.ok(pretrained_models=[pretrained_row(self.store.root, m) for m in in_order(state.pretrained_models)])
         elif kind == "exported":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pdxsrv.domain import events as ev
+from pdxsrv.domain import model_records
 from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, ACTIVE_TASK_STATUSES, DatasetStatus, ProjectType, TaskStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument, NotFound
 from pdxsrv.domain.ids import DATASET, EXPORTED_MODEL, PRETRAINED_MODEL, PROJECT, TASK, format_id
@@ -233,13 +234,6 @@ def set_attributes(state: Workspace, struct: str, entity_id: str, changes: Mappi
 # -- models --------------------------------------------------------------------------------------
 
 
-def _model_name(params: Mapping[str, Any]) -> str:
-    name = str(params.get("model", ""))
-    if params.get("backbone"):
-        name += f"-{params['backbone']}"
-    return name + ("-WITH_FPN" if params.get("with_fpn") else "")
-
-
 def _model_source(state: Workspace, pid: str, tid: str, name: str) -> tuple[Project, Task, dict[str, Any]]:
     """Check a model's project and task; return them and what GET /model {mid} reports of the dataset."""
     _check_name(name)
@@ -247,9 +241,7 @@ def _model_source(state: Workspace, pid: str, tid: str, name: str) -> tuple[Proj
     task = get_task(state, tid)
     if task.pid != pid:
         raise InvalidArgument(f"task {tid} belongs to project {task.pid}, not {pid}")
-    dataset = state.datasets.get(project.did)
-    info = {"name": dataset.name, "desc": dataset.desc} if dataset else {"name": "", "desc": ""}
-    return project, task, {**info, "labels": [], "train_num": 0, "val_num": 0, "test_num": 0}
+    return project, task, model_records.dataset_attr(state, project.did)
 
 
 def create_pretrained_model(
@@ -260,7 +252,7 @@ def create_pretrained_model(
     mid = format_id(PRETRAINED_MODEL, state.counters.pretrained_model + 1)
     return [
         ev.PretrainedModelCreated(
-            mid, name, _model_name(task.params), project.type, pid, tid, source_path, dict(eval_results or {}),
+            mid, name, model_records.model_name(task.params), project.type, pid, tid, source_path, dict(eval_results or {}),
             dict(task.params), dataset,
         )
     ]
@@ -276,7 +268,7 @@ def create_exported_model(
     mid = format_id(EXPORTED_MODEL, state.counters.exported_model + 1)
     return [
         ev.ExportedModelCreated(
-            mid, name, _model_name(task.params), project.type, pid, tid, path, exported_type, {},
+            mid, name, model_records.model_name(task.params), project.type, pid, tid, path, exported_type, {},
             dict(task.params), dataset,
         )
     ]

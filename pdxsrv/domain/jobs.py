@@ -10,6 +10,7 @@ import signal
 from typing import Any, Mapping, Sequence
 
 from pdxsrv.domain import events as ev
+from pdxsrv.domain import model_records
 from pdxsrv.domain.errors import DomainError, NotFound
 from pdxsrv.domain.state import Job, Workspace
 
@@ -89,7 +90,10 @@ def job_missing(state: Workspace, job_id: str, message: str) -> list[Any]:
 
 
 def job_reports(state: Workspace, job_id: str, records: Sequence[Mapping[str, Any]]) -> list[Any]:
-    """Journal records as events, in order: duplicates dropped, consecutive progress coalesced to the latest."""
+    """Journal records as events, in order: duplicates dropped, consecutive progress coalesced to the latest.
+
+    A successful export's `done` also registers its exported-model record (see `model_records`).
+    """
     job = state.jobs.get(job_id)
     if job is None:
         raise NotFound(f"job {job_id!r} is not known to this workspace")
@@ -109,6 +113,8 @@ def job_reports(state: Workspace, job_id: str, records: Sequence[Mapping[str, An
             events.append(ev.JobReported(job_id, job.subject, pending[0], "progress", pending[1]))
             pending = None
         events.append(ev.JobReported(job_id, job.subject, seq, kind, data))
+        if kind == "done":
+            events.extend(model_records.on_export_done(state, job, data))
     if pending:
         events.append(ev.JobReported(job_id, job.subject, pending[0], "progress", pending[1]))
     return events

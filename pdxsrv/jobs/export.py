@@ -58,5 +58,5 @@ def run(params: dict[str, Any]) -> int:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report.done(ok=True, save_dir=save_dir, files=list(export.EXPORTED_FILES), model=config["Model"],
-                epoch=params.get("epoch"))
+                epoch=config["epoch"], metrics=config["metrics"], exported_type=0)
     return 0

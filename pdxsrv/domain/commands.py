@@ -252,8 +252,8 @@ def create_pretrained_model(
     mid = format_id(PRETRAINED_MODEL, state.counters.pretrained_model + 1)
     return [
         ev.PretrainedModelCreated(
-            mid, name, model_records.model_name(task.params), project.type, pid, tid, source_path, dict(eval_results or {}),
-            dict(task.params), dataset,
+            mid, name, model_records.model_name(task.params), project.type, pid, tid, source_path,
+            dict(eval_results or {}), dict(task.params), dataset,
         )
     ]
 

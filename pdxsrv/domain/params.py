@@ -119,7 +119,7 @@ BACKBONES: dict[str, tuple[str, ...]] = {
     "PPYOLOTiny": ("MobileNetV3",),
     "PicoDet": ("LCNet",),
     "FasterRCNN": ("ResNet50", "ResNet34", "ResNet18"),
-    "MaskRCNN": ("ResNet50",),
+    "MaskRCNN": ("ResNet50", "ResNet18"),
 }
 ALIASES = {"U-Net": "UNet", "DeepLabv3+": "DeepLabV3P", "HRNet": "HRNet_W18"}  # names the original's clients send
 DEFAULT_MODEL: dict[str, str] = {

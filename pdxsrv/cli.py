@@ -13,6 +13,13 @@ from pdxsrv.domain.events import UnknownEvent
 from pdxsrv.store import WorkspaceLocked
 
 
+def _mirror_url(value: str) -> str:
+    """An http(s) base URL for --demo-mirror."""
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pdxsrv", description="Build computer-vision models over HTTP.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -34,6 +41,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--honest-status", action="store_true",
         help="answer application errors with HTTP 400/403/404/409/501 instead of the original's HTTP 200",
+    )
+    serve.add_argument(
+        "--demo-mirror", default=None, metavar="URL", type=_mirror_url,
+        help="fetch demo archives from URL/<archive> (checked against URL/<archive>.sha256); without it, or when "
+             "it cannot serve one, demos are generated",
     )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
@@ -93,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(serve(
                 args.workspace, args.host, args.port, snapshot_every=args.snapshot_every,
                 allow_paths=tuple(args.allow_path), token=args.token, honest_status=args.honest_status,
-                supervise=not args.no_supervisor,
+                supervise=not args.no_supervisor, demo_mirror=args.demo_mirror,
             ))
             return 0
         return args.handler(args)

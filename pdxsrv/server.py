@@ -41,6 +41,7 @@ async def serve(
     token: str | None = None,
     honest_status: bool = False,
     supervise: bool = True,
+    demo_mirror: str | None = None,
 ) -> None:
     """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it."""
     store = Store(workspace, snapshot_every=snapshot_every)
@@ -58,7 +59,7 @@ async def serve(
             raise OSError(f"cannot reach or start the job supervisor at {supervision.endpoint}: {exc}") from None
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
     boards = Boards(host)  # on the serve host: reachable wherever pdxsrv is
-    ctx = Context(store, roots, token, honest_status, supervision, boards)
+    ctx = Context(store, roots, token, honest_status, supervision, boards, demo_mirror or None)
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
     try:
         sockets = tornado.netutil.bind_sockets(port, address=host)

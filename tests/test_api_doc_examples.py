@@ -220,13 +220,15 @@ def test_job_examples_answer_clearly_before_any_job_ran(server: Server) -> None:
          {"tid": tid, "type": "infer", "save_dir": os.path.join(server.workspace, "out"), "quant": False}, "conflict"),
         ("put", "/project/task/export", {"tid": tid}, "conflict"),
         ("get", "/project/task/vdl", {"tid": tid}, "not_started"),
-        ("get", "/demo", {"prj_type": 0}, "not_available"),
-        ("post", "/demo", {"type": "download", "prj_type": 0}, "not_available"),
-        ("post", "/demo", {"type": "load", "prj_type": 0}, "not_available"),
-        ("put", "/demo", {"prj_type": 0}, "not_available"),
+        ("post", "/demo", {"type": "download", "prj_type": 0}, "not_available"),  # no supervisor to run it
+        ("post", "/demo", {"type": "load", "prj_type": 0}, "conflict"),
+        ("put", "/demo", {"prj_type": 0}, "conflict"),
     ]
     for method, path, params, code in examples:
         ret = getattr(requests, method)(url + path, json=params)
         body = ret.json()
         assert ret.status_code == 200 and body["status"] == -1, (method, path, body)
         assert body["code"] == code and body["message"], (method, path, body)
+    # /demo GET Example: no demo was prepared yet.
+    ret = requests.get(url + "/demo", json={"prj_type": 0})
+    assert ret.json() == {"status": 1, "attr": {"status": None, "progress": 0.0, "message": ""}}

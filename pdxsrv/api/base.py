@@ -45,6 +45,7 @@ class Context:
     honest_status: bool = False
     supervision: Any = None  # pdxsrv.supervision.Supervision, or None with --no-supervisor
     boards: Any = None  # pdxsrv.boards.Boards: the tasks' VisualDL servers
+    demo_mirror: str | None = None  # base URL the demo archives are fetched from (None: generate them)
 
 
 def _refuse_constant(name: str) -> None:

@@ -66,7 +66,7 @@ def whole_number(value: Any) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-def _gpus(gpu_list: list[int] | None) -> tuple[list[int], list[int], tuple[int, int]]:
+def machine_facts(gpu_list: list[int] | None) -> tuple[list[int], list[int], tuple[int, int]]:
     """The GPUs to recommend for (default: GPU 0 if there is one, else the CPU), their free MB, and the CPU's
     (cores, free MB of RAM), read now."""
     if gpu_list is None:
@@ -97,7 +97,7 @@ class TaskParamsHandler(APIHandler):
             raise InvalidArgument("give tid (a task's parameters) or pid (a project's recommended ones)")
         project = commands.get_project(state, self.args["pid"])
         model = choose_model(project.type, self.args["model_type"])
-        gpu_list, free_mb, cpu = await asyncio.get_running_loop().run_in_executor(None, _gpus, self.args["gpu_list"])
+        gpu_list, free_mb, cpu = await asyncio.get_running_loop().run_in_executor(None, machine_facts, self.args["gpu_list"])
         if not project.did:
             raise Conflict(f"project {project.id} has no dataset; bind one with PUT /workspace first")
         dataset = commands.get_dataset(state, project.did)

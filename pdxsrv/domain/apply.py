@@ -16,6 +16,7 @@ from pdxsrv.domain.state import (
     EMPTY,
     Counters,
     Dataset,
+    Demo,
     ExportedModel,
     Job,
     PretrainedModel,
@@ -151,6 +152,18 @@ def _job_state_changed(s: Workspace, e: ev.JobStateChanged, ts: float) -> Worksp
     return s
 
 
+def _demo_preparation_started(s: Workspace, e: ev.DemoPreparationStarted, ts: float) -> Workspace:
+    demo = evolve(s.demos.get(e.type) or Demo(e.type), job=e.job, mirror=e.mirror)
+    # The job is on record from here: if the supervisor never reports it, reconciling marks it lost.
+    jobs = s.jobs if e.job in s.jobs else s.jobs.set(e.job, Job(e.job, "demo", f"demo-{e.type}", ts))
+    return evolve(s, demos=s.demos.set(e.type, demo), jobs=jobs)
+
+
+def _demo_loaded(s: Workspace, e: ev.DemoLoaded, ts: float) -> Workspace:
+    demo = evolve(s.demos.get(e.type) or Demo(e.type), did=e.did, pid=e.pid, tid=e.tid)
+    return evolve(s, demos=s.demos.set(e.type, demo))
+
+
 REPORT_FIELD = {"progress": "progress", "metric": "last_metric", "done": "result"}
 
 
@@ -190,6 +203,8 @@ APPLIERS: dict[type, Callable[[Workspace, Any, float], Workspace]] = {
     ev.JobSpawned: _job_spawned,
     ev.JobStateChanged: _job_state_changed,
     ev.JobReported: _job_reported,
+    ev.DemoPreparationStarted: _demo_preparation_started,
+    ev.DemoLoaded: _demo_loaded,
 }
 assert set(APPLIERS) == set(ev.CATALOG.values()), "every catalogued event type needs an applier"
 

@@ -1,10 +1,10 @@
 """Workspace state <-> plain msgpack-able data, for snapshots.
 
-Snapshot data (SNAPSHOT_VERSION 2)::
+Snapshot data (SNAPSHOT_VERSION 3)::
 
     {"seq": int,
      "counters": {"dataset": int, "project": int, "task": int, "pretrained_model": int, "exported_model": int},
-     "datasets" | "projects" | "tasks" | "pretrained_models" | "exported_models":
+     "datasets" | "projects" | "tasks" | "pretrained_models" | "exported_models" | "jobs" | "demos":
          [[field values in dataclass field order], ...]}
 
 A snapshot of another version is ignored (the log is folded from the start instead), so changing
@@ -19,9 +19,9 @@ from typing import Any
 from immutables import Map
 
 from pdxsrv.domain.enums import DatasetStatus, PretrainedModelStatus, TaskStatus
-from pdxsrv.domain.state import Counters, Dataset, ExportedModel, Job, PretrainedModel, Project, Task, Workspace
+from pdxsrv.domain.state import Counters, Dataset, Demo, ExportedModel, Job, PretrainedModel, Project, Task, Workspace
 
-SNAPSHOT_VERSION = 2
+SNAPSHOT_VERSION = 3  # 3: demos
 
 COLLECTIONS: dict[str, type] = {
     "datasets": Dataset,
@@ -30,6 +30,7 @@ COLLECTIONS: dict[str, type] = {
     "pretrained_models": PretrainedModel,
     "exported_models": ExportedModel,
     "jobs": Job,
+    "demos": Demo,
 }
 # Fields stored as ints that are enums in the state.
 ENUM_FIELDS = {"status": {Dataset: DatasetStatus, Task: TaskStatus, PretrainedModel: PretrainedModelStatus}}

@@ -252,6 +252,29 @@ class JobReported:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class DemoPreparationStarted:
+    """A job was started to prepare a project type's demo (from `mirror`, or generated when it is empty)."""
+
+    TYPE: ClassVar[str] = "demo.preparation_started"
+    VERSION: ClassVar[int] = 1
+    type: str
+    job: str
+    mirror: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DemoLoaded:
+    """A prepared demo was loaded: its dataset, project and task were created (by the events just before)."""
+
+    TYPE: ClassVar[str] = "demo.loaded"
+    VERSION: ClassVar[int] = 1
+    type: str
+    did: str
+    pid: str
+    tid: str
+
+
 CATALOG: dict[str, type] = {
     cls.TYPE: cls
     for cls in (
@@ -275,6 +298,8 @@ CATALOG: dict[str, type] = {
         JobSpawned,
         JobStateChanged,
         JobReported,
+        DemoPreparationStarted,
+        DemoLoaded,
     )
 }
 

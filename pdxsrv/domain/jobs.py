@@ -1,6 +1,7 @@
 """Commands for supervised jobs: what the supervisor and the jobs report becomes events (pure).
 
-Job IDs name what they work on: `<task or dataset id>.<kind>.<n>`, e.g. `T0001.train.2`.
+Job IDs name what they work on: `<task or dataset id>.<kind>.<n>`, e.g. `T0001.train.2`; a demo's
+preparation is `demo-<project type>.demo.<n>`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pdxsrv.domain.state import Job, Workspace
 ACTIVE = frozenset({"queued", "starting", "running", "stopping"})
 TERMINAL = frozenset({"exited", "failed", "killed", "lost"})
 REPORT_KINDS = frozenset({"progress", "metric", "log", "done"})
-_JOB_ID = re.compile(r"^((?:D|T)\d{4,})\.([A-Za-z_]+)\.\d+$")
+_JOB_ID = re.compile(r"^((?:D|T)\d{4,}|demo-[a-z_]+)\.([A-Za-z_]+)\.\d+$")
 
 
 class JournalGap(DomainError):

@@ -117,6 +117,18 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class Demo:
+    """A project type's demo (`id`: the type's name): its latest preparation job and what its last load made."""
+
+    id: str
+    job: str = ""
+    mirror: str = ""  # where the latest preparation fetched from ("" = the generators)
+    did: str = ""  # what the last load created
+    pid: str = ""
+    tid: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Counters:
     """The highest number ever used per ID prefix; IDs are never reused."""
 
@@ -139,6 +151,7 @@ class Workspace:
     pretrained_models: Map = Map()
     exported_models: Map = Map()
     jobs: Map = Map()
+    demos: Map = Map()  # project type name -> Demo
     project_tasks: Map = Map()  # derived index: pid -> Map(tid -> True)
 
 

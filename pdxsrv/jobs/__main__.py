@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from pdxsrv.jobs import import_dataset
+from pdxsrv.jobs import demo, import_dataset
 
 
 def _engine_job(module: str) -> Callable[[dict[str, Any]], int]:
@@ -32,6 +32,7 @@ def _engine_job(module: str) -> Callable[[dict[str, Any]], int]:
 
 JOBS: dict[str, Callable[[dict[str, Any]], int]] = {
     "import": import_dataset.run,
+    "demo": demo.run,
     "train": _engine_job("train"),
     "evaluate": _engine_job("evaluate"),
     "predict": _engine_job("predict"),

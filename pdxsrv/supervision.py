@@ -56,6 +56,11 @@ def state_dir_for(root: str) -> str:
     return os.path.join(root, ".pdxsrv", "supervisor")
 
 
+def job_dir_for(root: str, job: str) -> str:
+    """Where a job runs: its job.json, journal, out.log and err.log."""
+    return os.path.join(root, ".pdxsrv", "jobs", job)
+
+
 def start_supervisor(root: str, endpoint: str) -> subprocess.Popen:
     """Start a detached supervisor for the workspace; it logs to `<state dir>/supervisor.log`."""
     state_dir = state_dir_for(root)
@@ -104,7 +109,7 @@ class Supervision:
     async def spawn(self, job: str, kind: str, params: dict[str, Any], gpus: list[int] | None = None,
                     grace: float | None = None) -> None:
         """Start `python -m pdxsrv.jobs <kind> <job dir>` with `params` in `<job dir>/job.json` on `gpus`."""
-        job_dir = os.path.join(self.store.root, ".pdxsrv", "jobs", job)
+        job_dir = job_dir_for(self.store.root, job)
         os.makedirs(job_dir, exist_ok=True)
         with open(os.path.join(job_dir, "job.json"), "w", encoding="utf-8") as f:
             json.dump(params, f, ensure_ascii=False)

@@ -77,11 +77,13 @@ def wait_exported(c: Client, tid: str, timeout: float = 300) -> dict[str, Any]:
 
 
 def run_exported(folder: str, image_path: str) -> tuple[dict[str, Any], list[np.ndarray]]:
-    """(deploy.yml, outputs) of an exported model run in paddle.inference on one image, preprocessed as deploy.yml says."""
+    """(deploy.yml, outputs) of an exported model (paddle.inference or ONNX Runtime, as deploy.yml's `program`) run
+    on one image, preprocessed as deploy.yml says."""
     import yaml
 
     from pdxsrv.engine import augment
     from pdxsrv.engine.export import InferenceModel
+    from pdxsrv.engine.onnx_export import OnnxModel
 
     with open(os.path.join(folder, "deploy.yml"), encoding="utf-8") as f:
         config = yaml.safe_load(f)
@@ -97,5 +99,6 @@ def run_exported(folder: str, image_path: str) -> tuple[dict[str, Any], list[np.
     height, width = x.shape[2:]
     feeds = {"image": x, "im_shape": np.array([[height, width]], np.float32),
              "scale_factor": np.array([[height / h, width / w]], np.float32)}
-    program = InferenceModel(os.path.join(folder, "inference"))
+    path = os.path.join(folder, config["program"])
+    program = OnnxModel(path) if path.endswith(".onnx") else InferenceModel(os.path.splitext(path)[0])
     return config, program.run({name: feeds[name] for name in program.inputs})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Callable
+from typing import Any, Callable
 
 from pdxsrv import files
 from pdxsrv.api.base import APIHandler
@@ -15,14 +15,29 @@ from pdxsrv.api.errors import JobFailed, NotAvailable, NotStarted
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.jobs import ACTIVE
+from pdxsrv.domain.params import QUANTIZABLE_TYPES
 from pdxsrv.domain.queries import current_job
 from pdxsrv.domain.task_jobs import export_status
 from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.state import Job, Task, Workspace
 from pdxsrv.paths import confine
-from pdxsrv.supervision import Supervision
+from pdxsrv.supervision import Supervision, job_dir_for
 
 STOP_WAIT = 15.0
+
+# The original's QuantLogReader stages (PaddleSlim's log lines) and the share of the work done, per job stage.
+QUANT_STAGES = {"load": (None, 0.0), "trace": (None, 0.1), "calibrate": ("Batch", 0.3), "write": ("Weight", 0.6),
+                "evaluate": ("Activation", 0.8)}
+
+
+def quant_log(job: Job, root: str) -> dict[str, Any]:
+    """GET export {quant: 'log'}: the original's {log_file, stage, running_duration (0..1)}."""
+    if job.result.get("quant_result"):
+        stage, share = "Finish", 1.0
+    else:
+        stage, share = QUANT_STAGES.get(str(job.progress.get("stage")), (None, 0.0))
+    return {"log_file": os.path.join(job_dir_for(root, job.id), "out.log"), "stage": stage, "running_duration": share}
+
 
 def _not_built(what: str) -> NotAvailable:
     return NotAvailable(f"{what} is not available in this build of pdxsrv yet; nothing was changed")
@@ -98,17 +113,21 @@ class PruneHandler(TaskJobHandler):
 class ExportHandler(TaskJobHandler):
     """GET export status (or quantization log/result); POST export; PUT stop.
 
-    `type: infer` runs the export job (`pdxsrv.jobs.export`); quantized, ONNX and Lite exports are
-    refused with what is missing, changing nothing.
+    `type: infer` (optionally `quant: true`) and `type: onnx` run the export job
+    (`pdxsrv.jobs.export`); Lite is refused with what is missing, changing nothing.
     """
 
     async def get(self) -> None:
         state, task = await self.task()
         job = current_job(state, task, "export")
-        if self.args["quant"] is not None:
-            raise NotStarted(f"task {task.id} has no quantized export; quantized export is not available yet")
         if job is None:
             raise NotStarted(f"task {task.id} has not been exported; POST /project/task/export starts an export")
+        if self.args["quant"] == "log":
+            self.ok(quant_log=quant_log(job, self.store.root))
+            return
+        if self.args["quant"] == "result":
+            self.ok(quant_result=dict(job.result.get("quant_result") or {}))
+            return
         status, message = export_status(job)
         if status == TaskStatus.XEXPORTFAIL:
             raise JobFailed(f"the export of {task.id} failed: {message}", export_status=int(status))
@@ -130,16 +149,18 @@ class ExportHandler(TaskJobHandler):
         if a["type"] == "lite":
             raise NotAvailable("Paddle Lite export needs a Paddle Lite build (paddlelite's `opt`) for this Python, "
                                "and none is installed; export type 'infer' and run paddle_lite_opt on it")
-        model_dir = self.require_model(task, a["epoch"])
-        if a["type"] == "onnx" or a["quant"]:
-            raise _not_built("ONNX export" if a["type"] == "onnx" else "quantized export")
         project = commands.get_project(state, task.pid)
+        if a["quant"] and (a["type"] == "onnx" or project.type not in QUANTIZABLE_TYPES):
+            raise InvalidArgument(f"quantized export is for {', '.join(QUANTIZABLE_TYPES)} models, exported as type "
+                                  f"'infer'; this is a {project.type} task exported as {a['type']!r}")
+        model_dir = self.require_model(task, a["epoch"])
         dataset = commands.get_dataset(state, project.did)
         job = commands.next_job_id(state, task.id, "export")
         commands.start_task_job(state, task.id, "export", job)
         await self.supervision().spawn(job, "export", {
             "model_dir": model_dir, "save_dir": save_dir, "dataset_dir": files.dataset_dir(self.store.root, dataset.id),
             "project_type": project.type, "split": dataset.split, "epoch": a["epoch"],
+            "format": "onnx" if a["type"] == "onnx" else "paddle", "quant": bool(a["quant"]),
         })
         await self.store.execute(commands.start_task_job, task.id, "export", job)
         self.ok(save_dir=save_dir, message=f"exporting {task.id} to {save_dir}")

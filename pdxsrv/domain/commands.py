@@ -263,8 +263,8 @@ def create_exported_model(
 ) -> list[Any]:
     """POST /model type=exported: record an exported model."""
     project, task, dataset = _model_source(state, pid, tid, name)
-    if exported_type not in (0, 1):
-        raise InvalidArgument(f"exported_type must be 0 (inference) or 1 (lite), got {exported_type!r}")
+    if exported_type not in (0, 1, 2):
+        raise InvalidArgument(f"exported_type must be 0 (inference), 1 (lite) or 2 (ONNX), got {exported_type!r}")
     mid = format_id(EXPORTED_MODEL, state.counters.exported_model + 1)
     return [
         ev.ExportedModelCreated(

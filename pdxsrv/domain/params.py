@@ -112,6 +112,10 @@ MODELS: dict[str, tuple[str, ...]] = {
     "instance_segmentation": ("MaskRCNN",),
     "remote_segmentation": _SEG_MODELS,
 }
+# What post-training quantization (export `quant: true`, pdxsrv.engine.quant) handles. Segmentation
+# networks cannot be traced to the old program format that paddle's PTQ needs on paddle 3.3.1
+# (docs/design-notes.md "Quantized export").
+QUANTIZABLE_TYPES: tuple[str, ...] = ("classification",)
 # Backbones per detection model (the first is the default); "NA" or "" (the web demo's "none") means the default.
 BACKBONES: dict[str, tuple[str, ...]] = {
     "YOLOv3": ("MobileNetV1", "MobileNetV3", "DarkNet53", "ResNet34"),

@@ -6,24 +6,27 @@ whole fails here instead of producing a program that needs Python at run time. D
 need the shims of `pdxsrv.engine.compat`, which `det_models.build` applies. R-CNN programs take one
 image per run (see `det_models`).
 
-An exported task model (`export_trained`) is a folder of `inference.json`, `inference.pdiparams`
-and `deploy.yml`: the model, labels, band count, the epoch and metrics it came from, the program's
-inputs (`image` [N, bands, H, W] float32; detection adds `im_shape` [N, 2] and `scale_factor`
-[N, 2], resized / original, y then x) and the preprocessing (`Transforms`: centre crop or resize to
-`image_shape`, then (x / 255 - mean) / std per band, HWC to CHW). It is verified before it is
-written whole: the program runs on one sample and its outputs must match the trained model's
-(boxes to 1e-4, logits to 1e-3 relative).
+An exported task model (`export_trained`) is a folder of `inference.json`, `inference.pdiparams`,
+`deploy.yml` and, for the models PaddleX 3 knows, its `inference.yml` (`pdxsrv.engine.paddlex_yml`,
+derived from deploy.yml's content). deploy.yml holds the model, labels, band count, the epoch and
+metrics it came from, the program's inputs (`image` [N, bands, H, W] float32; detection adds
+`im_shape` [N, 2] and `scale_factor` [N, 2], resized / original, y then x) and the preprocessing
+(`Transforms`: centre crop or resize to `image_shape`, then (x / 255 - mean) / std per band, HWC
+to CHW). It is verified before it is written whole: the program runs on one sample and its
+outputs must match the trained model's (boxes to 1e-4, class probabilities to 1e-3 relative,
+label maps on all but 0.1 % of pixels). Classification programs end in softmax and segmentation
+programs in argmax (a label map [N, H, W] int32), as PaddleClas and PaddleSeg exports do.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import paddle
 
-from pdxsrv.engine import augment, compat, det_models
+from pdxsrv.engine import augment, compat, det_models, paddlex_yml
 from pdxsrv.engine.base import EngineError
 from pdxsrv.engine.inference import Trained
 from pdxsrv.engine.segmentation import DEFAULT_SHAPE as SEG_SHAPE
@@ -31,6 +34,7 @@ from pdxsrv.engine.segmentation import DEFAULT_SHAPE as SEG_SHAPE
 DEFAULT_SHAPES = {"segmentation": SEG_SHAPE, "remote_segmentation": SEG_SHAPE, "detection": (608, 608),
                   "instance_segmentation": (608, 608)}
 PROGRAM_SUFFIX = ".json"
+OLD_PROGRAM_SUFFIX = ".pdmodel"  # the program format before PIR (quantized exports)
 PARAMS_SUFFIX = ".pdiparams"
 
 
@@ -49,10 +53,12 @@ class InferenceModel:
     def __init__(self, prefix: str, gpu: bool = False) -> None:
         from paddle import inference
 
-        for path in (prefix + PROGRAM_SUFFIX, prefix + PARAMS_SUFFIX):
+        program = next((prefix + s for s in (PROGRAM_SUFFIX, OLD_PROGRAM_SUFFIX) if os.path.isfile(prefix + s)),
+                       prefix + PROGRAM_SUFFIX)
+        for path in (program, prefix + PARAMS_SUFFIX):
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"no inference model file {path}")
-        config = inference.Config(prefix + PROGRAM_SUFFIX, prefix + PARAMS_SUFFIX)
+        config = inference.Config(program, prefix + PARAMS_SUFFIX)
         if gpu:
             config.enable_use_gpu(256, 0)
         else:
@@ -75,8 +81,36 @@ class InferenceModel:
 DETECTION_TYPES = ("detection", "instance_segmentation")
 MODEL_PREFIX = "inference"
 DEPLOY_FILE = "deploy.yml"
-EXPORTED_FILES = (MODEL_PREFIX + PROGRAM_SUFFIX, MODEL_PREFIX + PARAMS_SUFFIX, DEPLOY_FILE)
+ONNX_FILE = MODEL_PREFIX + ".onnx"
+# Every file an export may write into save_dir. One export writes some of them (a paddle program:
+# .json, .pdiparams, deploy.yml, and inference.yml for the models PaddleX 3 knows; quantized: .pdmodel
+# for .json; ONNX: .onnx and deploy.yml) and removes the others found there: they would describe
+# another program.
+EXPORT_FILES = (MODEL_PREFIX + PROGRAM_SUFFIX, MODEL_PREFIX + OLD_PROGRAM_SUFFIX, MODEL_PREFIX + PARAMS_SUFFIX,
+                ONNX_FILE, DEPLOY_FILE, paddlex_yml.FILE)
 ATOL, RTOL = 1e-4, 1e-3
+
+
+class Deployed(paddle.nn.Layer):
+    """A classification or segmentation network as it is deployed: class probabilities, or a label map."""
+
+    def __init__(self, network: paddle.nn.Layer, kind: str) -> None:
+        super().__init__()
+        self.network, self.kind = network, kind
+
+    def forward(self, x: paddle.Tensor) -> paddle.Tensor:
+        """softmax over classes [N, classes], or argmax over classes [N, H, W] int32 (as PaddleSeg exports)."""
+        out = self.network(x)
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        if self.kind == "classification":
+            return paddle.nn.functional.softmax(out, axis=-1)
+        return paddle.argmax(out, axis=1, dtype="int32")
+
+
+def deployed(trained: Trained) -> paddle.nn.Layer:
+    """The network an export traces (detection networks already end in boxes and masks)."""
+    kind = trained.kind.name
+    return trained.model if kind in DETECTION_TYPES else Deployed(trained.model, kind)
 
 
 def task_input_spec(trained: Trained) -> list[Any]:
@@ -98,9 +132,7 @@ def _feeds_and_outputs(trained: Trained, x: np.ndarray, target: Any) -> tuple[di
             out = trained.model(dict(inputs))
             keys = ["bbox", "bbox_num"] + (["mask"] if "mask" in out else [])
             return {k: v.numpy() for k, v in inputs.items()}, [out[k].numpy() for k in keys]
-        out = trained.model(paddle.to_tensor(x[None]))
-        outs = list(out) if isinstance(out, (list, tuple)) else [out]
-        return {"image": x[None]}, [o.numpy() for o in outs]
+        return {"image": x[None]}, [deployed(trained)(paddle.to_tensor(x[None])).numpy()]
 
 
 def _match(kind: str, program: list[np.ndarray], dynamic: list[np.ndarray]) -> str | None:
@@ -121,6 +153,12 @@ def _match(kind: str, program: list[np.ndarray], dynamic: list[np.ndarray]) -> s
     if len(program) < len(dynamic):
         return f"the program gave {len(program)} outputs, the trained model {len(dynamic)}"
     for got, want in zip(program, dynamic):
+        if want.dtype.kind == "i":  # a label map: argmax may flip where two classes tie to rounding
+            if got.shape != want.shape:
+                return f"the program's label map {got.shape} is not the trained model's {want.shape}"
+            if np.mean(got != want) > 1e-3:
+                return f"the program's label map differs from the trained model's on {np.mean(got != want):.2%} of pixels"
+            continue
         scale = max(1.0, float(np.nanmax(np.abs(want), initial=0.0)))
         # NaN where the trained model gives NaN too (an undertrained network's batch norm) is a match
         if got.shape != want.shape or not np.allclose(got, want, atol=ATOL * scale, rtol=RTOL, equal_nan=True):
@@ -150,7 +188,8 @@ def deploy_config(trained: Trained, spec: list[Any]) -> dict[str, Any]:
                                               "scale": "pixels to [0, 1] first: integer types / their maximum (uint8 / 255), floats as they are"}}, {"Permute": "HWC to CHW"}],
         "outputs": ("bbox [N, 6]: class, score, x1, y1, x2, y2 in original pixels; bbox_num [batch]"
                     + ("; mask [N, H, W]" if kind == "instance_segmentation" else "")) if kind in DETECTION_TYPES
-        else ("logits [batch, classes]" if kind == "classification" else "logits [batch, classes, H, W]"),
+        else ("scores [batch, classes]: softmax probabilities" if kind == "classification"
+              else "label_map [batch, H, W] int32: the class of each pixel"),
     }
 
 
@@ -163,27 +202,38 @@ def _floats(value: Any, bands: int) -> list[float]:
     return [float(v) for v in arr]
 
 
+def verify(trained: Trained, sample: tuple[np.ndarray, Any], program: Any,
+           match: Callable[[str, list[np.ndarray], list[np.ndarray]], str | None] | None = None) -> None:
+    """Run `program` (`.inputs`, `.run(feeds)`) on `sample`; EngineError unless it gives the trained model's answer."""
+    trained.model.eval()
+    feeds, dynamic = _feeds_and_outputs(trained, *sample)
+    why = (match or _match)(trained.kind.name, program.run({k: feeds[k] for k in program.inputs}), dynamic)
+    if why:
+        raise EngineError(f"the exported program does not reproduce the trained model: {why}")
+
+
+def write_deploy(folder: str, config: dict[str, Any]) -> None:
+    """Write deploy.yml."""
+    import yaml
+
+    with open(os.path.join(folder, DEPLOY_FILE), "w", encoding="utf-8") as f:
+        yaml.safe_dump(config, f, allow_unicode=True, sort_keys=False)
+
+
 def export_trained(trained: Trained, folder: str, sample: tuple[np.ndarray, Any]) -> dict[str, Any]:
-    """Write the program, weights and deploy.yml into `folder`, run the program on `sample` and compare.
+    """Write the program, weights, deploy.yml (and inference.yml) into `folder`, run the program on `sample` and compare.
 
     Returns the deploy config; EngineError when tracing fails or the program's outputs differ.
     """
-    import yaml
-
     spec = task_input_spec(trained)
     prefix = os.path.join(folder, MODEL_PREFIX)
     try:
-        save_inference(trained.model, spec, prefix)
+        save_inference(deployed(trained), spec, prefix)
     except Exception as exc:  # paddle raises many types while tracing; the cause is what the user needs
         raise EngineError(f"{trained.meta['params'].get('model')} could not be traced to a static program: "
                           f"{type(exc).__name__}: {str(exc)[-800:]}") from exc
-    trained.model.eval()
-    feeds, dynamic = _feeds_and_outputs(trained, *sample)
-    program = InferenceModel(prefix)
-    why = _match(trained.kind.name, program.run({k: feeds[k] for k in program.inputs}), dynamic)
-    if why:
-        raise EngineError(f"the exported program does not reproduce the trained model: {why}")
+    verify(trained, sample, InferenceModel(prefix))
     config = deploy_config(trained, spec)
-    with open(os.path.join(folder, DEPLOY_FILE), "w", encoding="utf-8") as f:
-        yaml.safe_dump(config, f, allow_unicode=True, sort_keys=False)
+    write_deploy(folder, config)
+    paddlex_yml.write(folder, config)
     return config

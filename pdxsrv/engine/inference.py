@@ -49,6 +49,17 @@ def load_trained(model_dir: str) -> Trained:
 def evaluate_on(trained: Trained, dataset: DataSpec, options: dict[str, Any],
                 progress: Progress | None = None) -> dict[str, Any]:
     """The report (original shapes) of the model on the dataset's val set (its test set when val is empty)."""
+    metric, part, images = _metric_on(trained, dataset, progress)
+    report = metric.report(list(trained.meta["labels"]), **options)
+    return {**report, "part": part, "images": len(images)}
+
+
+def summary_on(trained: Trained, dataset: DataSpec) -> dict[str, float]:
+    """The headline metrics (those training reports per epoch) of the model on the val (else test) set."""
+    return _metric_on(trained, dataset, None)[0].summary()
+
+
+def _metric_on(trained: Trained, dataset: DataSpec, progress: Progress | None) -> tuple[Any, str, list[str]]:
     part = "val" if dataset.parts["val"] else "test"
     images = dataset.parts[part]
     if not images:
@@ -61,8 +72,7 @@ def evaluate_on(trained: Trained, dataset: DataSpec, options: dict[str, Any],
     finally:
         loader.close()
     trained.model.eval()
-    report = metric.report(dataset.labels, **options)
-    return {**report, "part": part, "images": len(images)}
+    return metric, part, images
 
 
 def predict(trained: Trained, path: str, options: dict[str, Any]) -> Prediction:

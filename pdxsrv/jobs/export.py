@@ -1,12 +1,16 @@
-"""The export job: a trained model as a verified paddle inference model in `save_dir`.
+"""The export job: a trained model as a verified inference model in `save_dir`.
 
 Parameters (`job.json`): `{"model_dir", "save_dir", "dataset_dir", "project_type", "split",
-"epoch"}`. The model is traced into a staging folder next to `save_dir`, run on one dataset image
-(val, else train) and compared with the trained model (`pdxsrv.engine.export`); only then are
-its files moved into `save_dir`, replacing those of an earlier export and leaving other files
-alone. Reports: progress `{"stage": "load"|"trace"|"write"}` (trace includes the check), then `done` `{"ok": true,
-"save_dir", "files", "model", "epoch"}` or `{"ok": false, "message"}`. SIGTERM (stop) ends it
-with nothing written to `save_dir`.
+"epoch", "format": "paddle"|"onnx", "quant": bool}`. The model is exported into a staging folder
+next to `save_dir` (`pdxsrv.engine.export`; ONNX: `engine.onnx_export`; int8: `engine.quant`), run
+on one dataset image (val, else train) and compared with the trained model; only then are its
+files moved into `save_dir`, replacing those of an earlier export and leaving other files alone
+(an earlier export's files that this one does not write are removed: they would describe another
+program). Reports: progress `{"stage": "load"|"trace"|"calibrate"|"write"|"evaluate"}` (trace
+includes the check), then `done` `{"ok": true, "save_dir", "files", "model", "epoch", "metrics",
+"exported_type"` (0 paddle, 2 ONNX)`, "quant_result"` (quantized: `{"before", "after"}` val
+metrics)`}` or `{"ok": false, "message"}`. SIGTERM (stop) ends it with nothing written to
+`save_dir`.
 """
 
 from __future__ import annotations
@@ -18,16 +22,30 @@ from typing import Any
 
 import numpy as np
 
-from pdxsrv.engine import checkpoint, data, export, inference
-from pdxsrv.engine.base import EngineError
+from pdxsrv.engine import checkpoint, data, export, inference, onnx_export, quant
+from pdxsrv.engine.base import DataSpec, EngineError
 from supervisor import report
 
 
-def _sample(trained: inference.Trained, params: dict[str, Any]) -> tuple[np.ndarray, Any]:
-    """One preprocessed dataset image (val first) to verify the program on."""
+def _data(trained: inference.Trained, params: dict[str, Any]) -> tuple[DataSpec, tuple[np.ndarray, Any]]:
+    """The dataset, and one preprocessed image of it (val first) to verify the program on."""
     spec = data.load(params["dataset_dir"], params["project_type"], params.get("split") or {})
     images = spec.parts["val"] or spec.parts["train"]
-    return trained.kind.sample(spec, images[0], False, np.random.default_rng(0), trained.meta["params"])
+    return spec, trained.kind.sample(spec, images[0], False, np.random.default_rng(0), trained.meta["params"])
+
+
+def move_exported(staging: str, save_dir: str) -> list[str]:
+    """Move the export's files into `save_dir`, removing those of an earlier export it lacks; their names."""
+    os.makedirs(save_dir, exist_ok=True)
+    written = [name for name in export.EXPORT_FILES if os.path.isfile(os.path.join(staging, name))]
+    for name in written:
+        checkpoint.fsync(os.path.join(staging, name))
+        os.replace(os.path.join(staging, name), os.path.join(save_dir, name))
+    for name in export.EXPORT_FILES:
+        if name not in written and os.path.isfile(os.path.join(save_dir, name)):
+            os.remove(os.path.join(save_dir, name))
+    checkpoint.fsync(save_dir)
+    return written
 
 
 def run(params: dict[str, Any]) -> int:
@@ -37,26 +55,29 @@ def run(params: dict[str, Any]) -> int:
     try:
         report.progress(stage="load")
         trained = inference.load_trained(params["model_dir"])
-        sample = _sample(trained, params)
+        spec, sample = _data(trained, params)
         os.makedirs(parent, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f".{os.path.basename(save_dir)}.export-", dir=parent)
     except (EngineError, OSError) as exc:
         report.done(ok=False, message=f"cannot export: {exc}")
         return 1
+    extra: dict[str, Any] = {"exported_type": 0}
     try:
         report.progress(stage="trace")
-        config = export.export_trained(trained, staging, sample)
+        if params.get("quant"):
+            config, extra["quant_result"] = quant.export_quantized(
+                trained, params["model_dir"], staging, spec, sample, lambda stage: report.progress(stage=stage))
+        elif params.get("format") == "onnx":
+            config, extra["exported_type"] = onnx_export.export_onnx(trained, staging, sample), 2
+        else:
+            config = export.export_trained(trained, staging, sample)
         report.progress(stage="write")
-        os.makedirs(save_dir, exist_ok=True)
-        for name in export.EXPORTED_FILES:
-            checkpoint.fsync(os.path.join(staging, name))
-            os.replace(os.path.join(staging, name), os.path.join(save_dir, name))
-        checkpoint.fsync(save_dir)
+        written = move_exported(staging, save_dir)
     except (EngineError, OSError) as exc:
         report.done(ok=False, message=str(exc))
         return 1
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    report.done(ok=True, save_dir=save_dir, files=list(export.EXPORTED_FILES), model=config["Model"],
-                epoch=config["epoch"], metrics=config["metrics"], exported_type=0)
+    report.done(ok=True, save_dir=save_dir, files=written, model=config["Model"], epoch=config["epoch"],
+                metrics=config["metrics"], **extra)
     return 0

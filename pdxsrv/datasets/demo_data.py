@@ -37,6 +37,9 @@ class Recipe:
     train_params: dict[str, Any]
 
 
+_SEGMENTATION = {"model": "BiSeNetV2", "num_epochs": 10, "batch_size": 8, "learning_rate": 0.01, "optimizer": "Adam",
+                 "lr_policy": "Cosine", "image_shape": [64, 64], "save_interval_epochs": 2, "pretrain_weights": None}
+# Mask R-CNN R18 at lr 0.02 diverged on these shapes (bench/quality_bench.py); 0.005 reached mask mAP 0.98.
 RECIPES: dict[str, Recipe] = {
     "classification": Recipe("shapes_cls", "shapes (classification)", 300, 64, 4, {
         "model": "ResNet18", "num_epochs": 10, "batch_size": 16, "learning_rate": 0.05, "lr_policy": "Cosine",
@@ -47,16 +50,13 @@ RECIPES: dict[str, Recipe] = {
         "model": "FasterRCNN", "backbone": "ResNet18", "num_epochs": 4, "batch_size": 8, "learning_rate": 0.02,
         "lr_policy": "Cosine", "warmup_steps": 20, "warmup_start_lr": 0.0, "image_shape": [128, 128],
         "save_interval_epochs": 2, "pretrain_weights": None}),
-    "segmentation": Recipe("shapes_seg", "shapes (segmentation)", 300, 64, 4, {
-        "model": "BiSeNetV2", "num_epochs": 10, "batch_size": 8, "learning_rate": 0.01, "optimizer": "Adam",
-        "lr_policy": "Cosine", "image_shape": [64, 64], "save_interval_epochs": 2, "pretrain_weights": None}),
+    "segmentation": Recipe("shapes_seg", "shapes (segmentation)", 300, 64, 4, _SEGMENTATION),
     "instance_segmentation": Recipe("shapes_ins", "shapes (instance segmentation)", 120, 128, 3, {
-        "model": "MaskRCNN", "backbone": "ResNet18", "num_epochs": 4, "batch_size": 8, "learning_rate": 0.02,
+        "model": "MaskRCNN", "backbone": "ResNet18", "num_epochs": 4, "batch_size": 8, "learning_rate": 0.005,
         "lr_policy": "Cosine", "warmup_steps": 20, "warmup_start_lr": 0.0, "image_shape": [128, 128],
         "save_interval_epochs": 2, "pretrain_weights": None}),
-    "remote_segmentation": Recipe("fields_rs", "4-band fields (remote sensing segmentation)", 300, 64, 4, {
-        "model": "BiSeNetV2", "num_epochs": 10, "batch_size": 8, "learning_rate": 0.01, "optimizer": "Adam",
-        "lr_policy": "Cosine", "image_shape": [64, 64], "save_interval_epochs": 2, "pretrain_weights": None}),
+    "remote_segmentation": Recipe("fields_rs", "4-band fields (remote sensing segmentation)", 300, 64, 4,
+                                  _SEGMENTATION),
 }
 INFO_KEYS = {"dataset_info": "dataset_type", "project_info": "project_type"}
 

@@ -24,7 +24,7 @@ from tests.training_support import (
 
 TYPES = {"classification": SHORT, "segmentation": SEG_SHORT, "remote_segmentation": SEG_SHORT,
          "detection": {**DET_SHORT, "model": "PPYOLOTiny", "backbone": "MobileNetV3"},
-         "instance_segmentation": {**DET_SHORT, "image_shape": [128, 128]}}
+         "instance_segmentation": {**DET_SHORT, "image_shape": [128, 128], "backbone": "ResNet18"}}  # R50: engine tests
 IMAGES = {"instance_segmentation": 12}
 REPORT_KEYS = {
     "classification": {"Confusion_Matrix", "PRF1", "PRF1_average", "Acc1", "Acck", "topk", "label_list"},

@@ -98,9 +98,10 @@ def test_a_killed_training_fails_with_the_cause_and_resumes_from_its_last_checkp
 def test_a_detection_task_stops_mid_epoch_and_resumes_to_its_planned_end(server: Server, kind: str, model: str,
                                                                         size: int, key: str) -> None:
     c = Client(server.url)
-    images = 40 if model == "PPYOLOTiny" else 16  # Mask R-CNN (ResNet50) steps are the slowest
+    images = 40 if model == "PPYOLOTiny" else 16  # Mask R-CNN steps are the slowest (ResNet18: half ResNet50's)
     pid = project_on_generated_data(c, server.base, kind, images=images, seed=7, val=0.25, test=0.0)
-    tid = c.create_task(pid, {"model": model, "num_epochs": 3, "save_interval_epochs": 2, "batch_size": 2,
+    backbone = "ResNet18" if model == "MaskRCNN" else None
+    tid = c.create_task(pid, {"model": model, "backbone": backbone, "num_epochs": 3, "save_interval_epochs": 2, "batch_size": 2,
                               "image_shape": [size, size], "learning_rate": 0.001, "pretrain_weights": None})["tid"]
     c.train(tid)
     wait_for(lambda: _progress(c, tid) >= (2, 3), timeout=240, what="the middle of epoch 2")

@@ -51,12 +51,12 @@ def check(project_type: str, model: str, work: str, onnx: bool, backbone: str | 
     root = os.path.join(work, project_type)
     size = {**TYPES, **DETECTION}[project_type]
     if not os.path.isdir(root):
-        synthetic.make(project_type, root, images=6, size=max(64, size))
+        synthetic.make(project_type, root, images=12, size=max(64, size))
     found = readers.READERS[project_type](root, None).details()
     images = sorted(found["file_info"])
-    data = DataSpec(root, found["labels"], found["file_info"], {"train": images[:4], "val": images[4:], "test": []},
+    data = DataSpec(root, found["labels"], found["file_info"], {"train": images[:8], "val": images[8:], "test": []},
                     found["bands"])
-    params = {"model": model, "backbone": backbone, "num_epochs": 1, "batch_size": 2, "learning_rate": 0.001,
+    params = {"model": model, "backbone": backbone, "num_epochs": 1, "batch_size": 4, "learning_rate": 0.001,
               "save_interval_epochs": 1, "image_shape": [size, size],
               "optimizer": "Adam" if project_type != "classification" else None}
     output = tempfile.mkdtemp(dir=work)

@@ -91,4 +91,8 @@ def test_onnx_segmentation_and_quantization_refusals(server: Server) -> None:
         c.export(tid, "infer", out, quant=True)
     with pytest.raises(ApiError, match="exported as 'onnx'"):
         c.export(tid, "onnx", out, quant=True)
+    det = project_on_generated_data(c, server.base, "detection", images=8, seed=13)
+    det_tid = c.create_task(det, {"model": "YOLOv3"})["tid"]
+    with pytest.raises(ApiError, match="YOLOv3 cannot be exported to ONNX: paddle2onnx 2.1.0 cannot convert"):
+        c.export(det_tid, "onnx", out)
     assert c.task(tid)["task_status"] == TaskStatus.XEXPORTED  # refusals change nothing

@@ -15,7 +15,7 @@ from pdxsrv.api.errors import JobFailed, NotAvailable, NotStarted
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.jobs import ACTIVE
-from pdxsrv.domain.params import QUANTIZABLE_TYPES
+from pdxsrv.domain.params import QUANTIZABLE_TYPES, onnx_refusal
 from pdxsrv.domain.queries import current_job
 from pdxsrv.domain.task_jobs import export_status
 from pdxsrv.domain.errors import Conflict, InvalidArgument
@@ -153,6 +153,10 @@ class ExportHandler(TaskJobHandler):
         if a["quant"] and (a["type"] == "onnx" or project.type not in QUANTIZABLE_TYPES):
             raise InvalidArgument(f"quantized export is for {', '.join(QUANTIZABLE_TYPES)} models, exported as type "
                                   f"'infer'; this is a {project.type} task exported as {a['type']!r}")
+        model = str(task.params.get("model"))
+        why = onnx_refusal(project.type, model) if a["type"] == "onnx" and not a["quant"] else None
+        if why:
+            raise NotAvailable(f"{model} cannot be exported to ONNX: {why}; export type 'infer' instead")
         model_dir = self.require_model(task, a["epoch"])
         dataset = commands.get_dataset(state, project.did)
         job = commands.next_job_id(state, task.id, "export")

@@ -116,6 +116,22 @@ MODELS: dict[str, tuple[str, ...]] = {
 # networks cannot be traced to the old program format that paddle's PTQ needs on paddle 3.3.1
 # (docs/design-notes.md "Quantized export").
 QUANTIZABLE_TYPES: tuple[str, ...] = ("classification",)
+# What `type: onnx` cannot export with paddle2onnx 2.1.0 (`python bench/export_check.py --onnx`,
+# bench/RESULTS.md), by project type, then by model; refused at POST with the reason.
+_NO_DETECTION_ONNX = ("paddle2onnx 2.1.0 cannot convert paddledet's programs: it aborts on Faster/Mask R-CNN, "
+                      "PP-YOLO and PP-YOLO-tiny, fails on YOLOv3's box decoding, and no converted detector kept "
+                      "the trained model's boxes")
+_NO_POOL_ONNX = ("paddle2onnx 2.1.0 turns its adaptive pooling into an AveragePool with zero strides, which "
+                 "ONNX Runtime refuses to load")
+ONNX_UNSUPPORTED: dict[str, str] = {"detection": _NO_DETECTION_ONNX, "instance_segmentation": _NO_DETECTION_ONNX,
+                                    "FastSCNN": _NO_POOL_ONNX, "PPLiteSeg": _NO_POOL_ONNX}
+
+
+def onnx_refusal(project_type: str, model: str) -> str | None:
+    """Why `model` of `project_type` cannot be exported to ONNX, or None when it can."""
+    return ONNX_UNSUPPORTED.get(project_type) or ONNX_UNSUPPORTED.get(model)
+
+
 # Backbones per detection model (the first is the default); "NA" or "" (the web demo's "none") means the default.
 BACKBONES: dict[str, tuple[str, ...]] = {
     "YOLOv3": ("MobileNetV1", "MobileNetV3", "DarkNet53", "ResNet34"),

@@ -161,6 +161,9 @@ def _match(kind: str, program: list[np.ndarray], dynamic: list[np.ndarray]) -> s
             continue
         scale = max(1.0, float(np.nanmax(np.abs(want), initial=0.0)))
         # NaN where the trained model gives NaN too (an undertrained network's batch norm) is a match
+        if got.shape == want.shape and not np.array_equal(np.isfinite(got), np.isfinite(want)):
+            return ("the program and the trained model disagree on which outputs are NaN or infinite on the check "
+                    "image: the network's values overflow there (undertrained or diverged; train it further)")
         if got.shape != want.shape or not np.allclose(got, want, atol=ATOL * scale, rtol=RTOL, equal_nan=True):
             diff = float(np.nanmax(np.abs(got - want), initial=0.0)) if got.shape == want.shape else float("nan")
             return (f"the program's output {got.shape} differs from the trained model's {want.shape} "

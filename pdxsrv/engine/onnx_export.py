@@ -38,7 +38,8 @@ def convert(prefix: str, path: str) -> None:
     if done.returncode < 0:
         name = signal.Signals(-done.returncode).name
         raise EngineError(f"paddle2onnx crashed ({name}) converting this model: ONNX export does not support it")
-    tail = "\n".join(line for line in (done.stderr + done.stdout).splitlines() if "rror" in line)[-800:]
+    said = [line.strip() for line in (done.stderr + done.stdout).splitlines() if line.strip()]
+    tail = "\n".join([line for line in said if "rror" in line] or said[-3:])[-800:]
     raise EngineError(f"paddle2onnx could not convert this model: {tail or 'no reason given'}")
 
 

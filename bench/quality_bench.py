@@ -58,8 +58,8 @@ CASES: dict[str, dict[str, Any]] = {
                             "learning_rate": 0.02, "lr_policy": "Cosine", "warmup_steps": 40,
                             "image_shape": [128, 128], "save_interval_epochs": 4}},
     "mask_rcnn": {"kind": "instance_segmentation", "target": ("Mask_mAP", 0.5), "images": 200, "size": 128,
-                  "params": {"model": "MaskRCNN", "backbone": "ResNet18", "num_epochs": 6, "batch_size": 8,
-                             "learning_rate": 0.02, "lr_policy": "Cosine", "warmup_steps": 40,
+                  "params": {"model": "MaskRCNN", "backbone": "ResNet18", "num_epochs": 8, "batch_size": 8,
+                             "learning_rate": 0.005, "lr_policy": "Cosine", "warmup_steps": 40,
                              "image_shape": [128, 128], "save_interval_epochs": 4}},
 }
 

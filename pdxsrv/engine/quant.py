@@ -1,4 +1,4 @@
-"""Post-training quantization (int8) of a trained classification or segmentation model.
+"""Post-training quantization (int8) of a trained classification model.
 
 `quantize(model_dir, calibration, out)` runs `python -m pdxsrv.engine.quant MODEL_DIR CALIB OUT` in
 a child interpreter with `FLAGS_enable_pir_api=0`: paddle's `PostTrainingQuantization` works on
@@ -51,10 +51,10 @@ def quantize(model_dir: str, calibration: str, out: str, stage: Callable[[str], 
 
 
 class ProgramModel:
-    """A saved program standing in for the network where the engine evaluates one (eval mode only)."""
+    """A saved classification program standing in for the network where the engine evaluates one."""
 
-    def __init__(self, run: Callable[[dict[str, np.ndarray]], list[np.ndarray]], classes: int | None) -> None:
-        self.run, self.classes = run, classes  # classes: segmentation (a label map, given as one-hot scores)
+    def __init__(self, run: Callable[[dict[str, np.ndarray]], list[np.ndarray]]) -> None:
+        self.run = run
 
     def eval(self) -> "ProgramModel":
         """Already in eval mode."""
@@ -65,30 +65,23 @@ class ProgramModel:
         return self
 
     def __call__(self, x: Any) -> Any:
-        """The program's outputs for a batch tensor, shaped as the network gives them (a list for segmentation)."""
+        """The program's class scores for a batch tensor."""
         import paddle
 
-        out = self.run({"image": np.asarray(x.numpy(), dtype=np.float32)})[0]
-        if self.classes is None:
-            return paddle.to_tensor(out)
-        return [paddle.to_tensor(np.eye(self.classes, dtype=np.float32)[out].transpose(0, 3, 1, 2))]
+        return paddle.to_tensor(self.run({"image": np.asarray(x.numpy(), dtype=np.float32)})[0])
 
 
 def agreement(kind: str, program: list[np.ndarray], dynamic: list[np.ndarray]) -> str | None:
     """Why a quantized program's answer on one image is not the trained model's, or None when it agrees.
 
-    Int8 outputs cannot match within float tolerance: the top class must be the same, and a
-    segmentation map must agree on at least 90 % of its pixels.
+    Int8 outputs cannot match within float tolerance: the top class must be the same.
     """
     got, want = program[0], dynamic[0]
     if got.shape != want.shape:
         return f"the quantized program's output {got.shape} is not the trained model's {want.shape}"
-    if kind == "classification":
-        if int(np.argmax(got)) != int(np.argmax(want)):
-            return f"the quantized program picks class {int(np.argmax(got))}, the trained model {int(np.argmax(want))}"
-        return None
-    share = float(np.mean(got == want))  # label maps
-    return None if share >= 0.9 else f"the quantized program agrees with the trained model on {share:.0%} of pixels"
+    if int(np.argmax(got)) != int(np.argmax(want)):
+        return f"the quantized program picks class {int(np.argmax(got))}, the trained model {int(np.argmax(want))}"
+    return None
 
 
 def export_quantized(trained: Any, model_dir: str, folder: str, dataset: DataSpec, sample: tuple[np.ndarray, Any],
@@ -116,9 +109,8 @@ def export_quantized(trained: Any, model_dir: str, folder: str, dataset: DataSpe
     program = export.InferenceModel(os.path.join(folder, export.MODEL_PREFIX))
     export.verify(trained, sample, program, agreement)
     stage("evaluate")
-    classes = None if kind == "classification" else len(trained.meta["labels"])
     result = {"before": inference.summary_on(trained, dataset),
-              "after": inference.summary_on(replace(trained, model=ProgramModel(program.run, classes)), dataset)}
+              "after": inference.summary_on(replace(trained, model=ProgramModel(program.run)), dataset)}
     config = {**export.deploy_config(trained, export.task_input_spec(trained)), "program": PROGRAM,
               "quantized": True, "quant_result": result}
     export.write_deploy(folder, config)

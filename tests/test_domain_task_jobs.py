@@ -100,3 +100,30 @@ def test_an_evaluation_marks_a_trained_task_evaluated_and_a_job_that_ended_first
               ev.JobStateChanged("T0001.train.2", "T0001", "failed", 9, 1))
     s = do(s, c.start_task_job, "T0001", "train", "T0001.train.2")
     assert s.tasks["T0001"].status == TaskStatus.XTRAINFAIL
+
+
+def test_a_pruning_analysis_marks_the_task_and_then_gives_it_back_as_training_left_it(task: Workspace) -> None:
+    s = running(task)
+    s = apply(s, ev.JobReported("T0001.train.1", "T0001", 1, "done", {"ok": True, "stopped": False, "epoch": 3}),
+              ev.JobStateChanged("T0001.train.1", "T0001", "exited", 7, 0))
+    s = do(s, c.start_task_job, "T0001", "prune", "T0001.prune.1")
+    assert s.tasks["T0001"].status == TaskStatus.XPRUNEING
+    with pytest.raises(Conflict, match="XPRUNEING"):
+        c.start_task_job(s, "T0001", "train", "T0001.train.2")
+    s = apply(s, ev.JobSpawned("T0001.prune.1", "prune", "T0001"),
+              ev.JobStateChanged("T0001.prune.1", "T0001", "running", pid=8))
+    assert s.tasks["T0001"].status == TaskStatus.XPRUNEING
+    s = apply(s, ev.JobStateChanged("T0001.prune.1", "T0001", "killed", 8, None, 15))
+    assert s.tasks["T0001"].status == TaskStatus.XTRAINDONE
+
+
+def test_a_pruning_task_trains_as_xprunetrain(task: Workspace) -> None:
+    s = do(task, c.create_task, "P0001", {}, "", "T0001")
+    assert s.tasks["T0002"].params == s.tasks["T0001"].params
+    s = do(s, c.start_task_job, "T0002", "train", "T0002.train.1")
+    assert s.tasks["T0002"].status == TaskStatus.XPRUNETRAIN
+    s = apply(s, ev.JobSpawned("T0002.train.1", "train", "T0002"),
+              ev.JobStateChanged("T0002.train.1", "T0002", "running", pid=9))
+    assert s.tasks["T0002"].status == TaskStatus.XPRUNETRAIN
+    s = apply(s, ev.JobStateChanged("T0002.train.1", "T0002", "exited", 9, 0))
+    assert s.tasks["T0002"].status == TaskStatus.XTRAINDONE

@@ -90,8 +90,10 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
     }),
     ("/project/task/prune", PruneHandler, {
         "GET": Op("Sensitivity analysis status", (TID,), ("prune_status", "message")),
-        "POST": Op("Start the sensitivity analysis", (TID,), job=True),
-        "PUT": Op("Stop the sensitivity analysis", (TID, Arg("act", default="stop", choices=("stop",))), job=True),
+        "POST": Op("Start the sensitivity analysis (then POST /project/task {parent_id} and train it with "
+                   "pruned_flops)", (TID,), job=True),
+        "PUT": Op("Stop the sensitivity analysis", (TID, Arg("act", default="stop", choices=("stop",))),
+                  ("prune_status", "message"), job=True),
     }),
     ("/project/task/evaluate", EvaluateHandler, {
         "GET": Op("Evaluation status and result", (TID,), ("evaluate_status", "message", "result")),
@@ -101,7 +103,7 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
     ("/project/task/metrics", MetricsHandler, {
         "GET": Op("Training log, evaluation metrics, sensitivities or pruning log",
                   (TID, Arg("type", required=True, choices=("train", "eval", "eval_all", "sensitivities", "prune"))),
-                  ("train_log", "eval_metric", "sensitivities_loss_img", "prune_log")),
+                  ("train_log", "eval_metric", "sensitivities_loss_img", "sensitivities", "chart_path", "prune_log")),
     }),
     ("/project/task/predict", PredictHandler, {
         "GET": Op("Prediction status", (TID,), ("predict_status", "message", "predict_num", "total_num")),

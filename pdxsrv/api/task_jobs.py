@@ -1,7 +1,4 @@
-"""The shared base of the task routes whose work runs in a job; export; VisualDL; and prune, not built yet.
-
-Those validate their arguments and the state they need now, then answer `not_available` and change nothing.
-"""
+"""The shared base of the task routes whose work runs in a job; export; VisualDL; the pruning analysis."""
 
 from __future__ import annotations
 
@@ -15,9 +12,9 @@ from pdxsrv.api.errors import JobFailed, NotAvailable, NotStarted
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.jobs import ACTIVE
-from pdxsrv.domain.params import QUANTIZABLE_TYPES, onnx_refusal
+from pdxsrv.domain.params import QUANTIZABLE_TYPES, onnx_refusal, prune_refusal
 from pdxsrv.domain.queries import current_job
-from pdxsrv.domain.task_jobs import export_status
+from pdxsrv.domain.task_jobs import export_status, prune_status
 from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.state import Job, Task, Workspace
 from pdxsrv.paths import confine
@@ -37,10 +34,6 @@ def quant_log(job: Job, root: str) -> dict[str, Any]:
     else:
         stage, share = QUANT_STAGES.get(str(job.progress.get("stage")), (None, 0.0))
     return {"log_file": os.path.join(job_dir_for(root, job.id), "out.log"), "stage": stage, "running_duration": share}
-
-
-def _not_built(what: str) -> NotAvailable:
-    return NotAvailable(f"{what} is not available in this build of pdxsrv yet; nothing was changed")
 
 
 class TaskJobHandler(APIHandler):
@@ -93,21 +86,49 @@ class TaskJobHandler(APIHandler):
         return await self.store.durable_state()
 
 
+def prune_log(job: Job, root: str) -> dict[str, Any]:
+    """GET metrics {type: 'prune'}: the original's PruneLogReader `{log_file, eta, iters, current, progress}`."""
+    p = job.progress
+    total, done = p.get("total"), p.get("done")
+    if job.result.get("ok"):
+        done = total
+    return {"log_file": os.path.join(job_dir_for(root, job.id), "out.log"), "eta": p.get("eta"), "iters": total,
+            "current": done, "progress": (done / total) if total and done is not None else 0.0,
+            "layer": p.get("layer")}
+
+
 class PruneHandler(TaskJobHandler):
-    """GET the sensitivity analysis' status; POST start it; PUT stop it."""
+    """GET the sensitivity analysis' status; POST start it (`pdxsrv.jobs.prune`); PUT stop it."""
 
     async def get(self) -> None:
-        _, task = await self.task()
-        raise NotStarted(f"no pruning analysis has run for task {task.id}; POST /project/task/prune starts one")
+        state, task = await self.task()
+        job = current_job(state, task, "prune")
+        if job is None:
+            raise NotStarted(f"no pruning analysis has run for task {task.id}; POST /project/task/prune starts one")
+        status, message = prune_status(job)
+        self.ok(prune_status=int(status), message=message)
 
     async def post(self) -> None:
-        _, task = await self.task()
-        self.require_model(task)
-        raise _not_built("pruning analysis")
+        state, task = await self.task()
+        project = commands.get_project(state, task.pid)
+        model = str(task.params.get("model"))
+        why = prune_refusal(project.type, model)
+        if why:
+            raise NotAvailable(f"{model} ({project.type}) cannot be pruned: {why}")
+        model_dir = self.require_model(task)
+        dataset = commands.get_dataset(state, project.did)
+        job = commands.next_job_id(state, task.id, "prune")
+        commands.start_task_job(state, task.id, "prune", job)
+        await self.supervision().spawn(job, "prune", {
+            "model_dir": model_dir, "dataset_dir": files.dataset_dir(self.store.root, dataset.id),
+            "project_type": project.type, "split": dataset.split, "out_dir": os.path.join(self.task_path(task), "prune"),
+        })
+        await self.store.execute(commands.start_task_job, task.id, "prune", job)
+        self.ok()
 
     async def put(self) -> None:
-        _, task = await self.task()
-        raise Conflict(f"no pruning analysis is running for task {task.id}")
+        status, message = prune_status(await self.stop_job("prune", "pruning analysis"))
+        self.ok(prune_status=int(status), message=message)
 
 
 class ExportHandler(TaskJobHandler):

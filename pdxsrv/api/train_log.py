@@ -60,6 +60,7 @@ def train_log(state: Workspace, task: Task, job: Job, now: float | None = None) 
         "running_duration": duration(running_seconds(state, task, now)),
         "progress": 1.0 if task.status == TaskStatus.XTRAINDONE else (done_steps / total_steps if total_steps else 0.0),
         "best": (job.result or {}).get("best") or m.get("best"),
+        "pruning": (job.result or {}).get("pruning") or None,  # a pruned task: FLOPs and parameters before/after
     }
 
 

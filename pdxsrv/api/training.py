@@ -7,8 +7,8 @@ import os
 from typing import Any
 
 from pdxsrv import files, system
-from pdxsrv.api.errors import NotAvailable, NotStarted
-from pdxsrv.api.task_jobs import TaskJobHandler
+from pdxsrv.api.errors import NotStarted
+from pdxsrv.api.task_jobs import TaskJobHandler, prune_log
 from pdxsrv.api.tasks import whole_number
 from pdxsrv.api.train_log import eval_all, eval_metric, train_log
 from pdxsrv.domain import commands
@@ -16,6 +16,7 @@ from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.params import DEFAULT_MODEL
 from pdxsrv.domain.queries import current_job
+from pdxsrv.domain.task_jobs import prune_status
 from pdxsrv.domain.state import Task, Workspace
 from pdxsrv.domain.jobs import ACTIVE
 from pdxsrv.paths import confine
@@ -30,12 +31,30 @@ class TrainHandler(TaskJobHandler):
 
     async def post(self) -> None:
         state, task = await self.task()
-        if self.args["pruned_flops"] is not None or self.args["eval_metric_loss"] is not None:
-            if not task.parent_id:
-                raise Conflict(f"task {task.id} is not a pruning task (it has no parent_id); pruned_flops needs one")
-            raise NotAvailable("pruned training comes with model pruning, which this build does not have yet")
-        await self._start(state, task, None)
+        pruning = self._pruning(state, task)
+        await self._start(state, task, None, pruning)
         self.ok()
+
+    def _pruning(self, state: Workspace, task: Task) -> dict[str, Any] | None:
+        """The job's `prune` part for a pruning task (parent's model, its sensitivities, the FLOPs share)."""
+        pruned_flops, loss = self.args["pruned_flops"], self.args["eval_metric_loss"]
+        if not task.parent_id:
+            if pruned_flops is not None or loss is not None:
+                raise Conflict(f"task {task.id} is not a pruning task (it has no parent_id); pruned_flops needs one")
+            return None
+        if pruned_flops is None and loss is None:
+            raise InvalidArgument(f"task {task.id} prunes task {task.parent_id}: give pruned_flops, the share of "
+                                  "FLOPs to remove (e.g. 0.3)")
+        for name, value in (("pruned_flops", pruned_flops), ("eval_metric_loss", loss)):
+            if value is not None and not 0 < value < 1:
+                raise InvalidArgument(f"{name} must be between 0 and 1 (a share), got {value}")
+        parent = commands.get_task(state, task.parent_id)
+        analysis = current_job(state, parent, "prune")
+        if analysis is None or analysis.state in ACTIVE or not analysis.result.get("ok"):
+            raise Conflict(f"task {parent.id} has no finished pruning analysis; POST /project/task/prune "
+                           f"{{tid: {parent.id}}} and wait for it to finish first")
+        return {"parent": self.require_model(parent), "sensitivities": analysis.result["sensitivities"],
+                "pruned_flops": pruned_flops, "eval_metric_loss": loss}
 
     async def put(self) -> None:
         state, task = await self.task()
@@ -53,13 +72,17 @@ class TrainHandler(TaskJobHandler):
         await self._start(state, task, epoch)
         self.ok()
 
-    async def _start(self, state: Workspace, task: Task, resume_epoch: int | None) -> None:
+    async def _start(self, state: Workspace, task: Task, resume_epoch: int | None,
+                     pruning: dict[str, Any] | None = None) -> None:
         project = commands.get_project(state, task.pid)
         dataset = commands.get_dataset(state, project.did)
         if dataset.status != DatasetStatus.XSPLITED:
             raise Conflict(f"dataset {dataset.id} is not split (status {dataset.status.name}); split it first")
         params = {"model": DEFAULT_MODEL.get(project.type, ""), **task.params}
-        pretrained = None if resume_epoch is not None else self._pretrained(state, params)
+        if resume_epoch is not None:
+            pretrained = None
+        else:
+            pretrained = pruning.pop("parent") if pruning else self._pretrained(state, params)
         gpus = await asyncio.get_running_loop().run_in_executor(None, _gpus, params.get("cuda_visible_devices"))
         job = commands.next_job_id(state, task.id, "train")
         commands.start_task_job(state, task.id, "train", job, resume_epoch)  # refuses before anything starts
@@ -71,6 +94,7 @@ class TrainHandler(TaskJobHandler):
             "task_dir": task_path, "dataset_dir": files.dataset_dir(self.store.root, dataset.id),
             "project_type": project.type, "split": dataset.split, "params": params,
             "seed": int(params.get("seed") or 0), "resume_epoch": resume_epoch, "pretrained": pretrained,
+            "prune": pruning,
         }, gpus=gpus, grace=STOP_GRACE)
         await self.store.execute(commands.start_task_job, task.id, "train", job, resume_epoch)
 
@@ -133,7 +157,8 @@ class MetricsHandler(TaskJobHandler):
         kind = self.args["type"]
         job = current_job(state, task, "train")
         if kind in ("sensitivities", "prune"):
-            raise NotStarted(f"no pruning analysis has run for task {task.id}: there are no {kind} results")
+            self._pruning_metrics(state, task, kind)
+            return
         if job is None:
             raise NotStarted(f"task {task.id} has not trained yet: there are no {kind} metrics")
         if kind == "train":
@@ -144,3 +169,17 @@ class MetricsHandler(TaskJobHandler):
             if not task.evals:
                 raise NotStarted(f"task {task.id} has not been evaluated during training yet (no epoch saved)")
             self.ok(**eval_all(task))
+
+    def _pruning_metrics(self, state: Workspace, task: Task, kind: str) -> None:
+        job = current_job(state, task, "prune")
+        if job is None:
+            raise NotStarted(f"no pruning analysis has run for task {task.id}; POST /project/task/prune starts one")
+        if kind == "prune":
+            self.ok(prune_log=prune_log(job, self.store.root))
+            return
+        if not job.result.get("ok"):
+            status, message = prune_status(job)
+            raise NotStarted(f"task {task.id}'s pruning analysis has no sensitivities ({status.name}: {message})")
+        sensitivities = dict(job.result["sensitivities"])
+        self.ok(sensitivities_loss_img=sensitivities.pop("loss_img"), sensitivities=sensitivities,
+                chart_path=job.result.get("chart"))

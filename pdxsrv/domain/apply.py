@@ -96,7 +96,7 @@ def _task_params_set(s: Workspace, e: ev.TaskParamsSet, ts: float) -> Workspace:
 def _task_job_started(s: Workspace, e: ev.TaskJobStarted, ts: float) -> Workspace:
     task = task_jobs.started(s.tasks[e.id], e.job, e.kind, e.resume_epoch)
     if e.job in s.jobs:  # the supervisor's account of the job came first (it may even have ended)
-        task = task_jobs.after_job(task, s.jobs[e.job])
+        task = task_jobs.after_job(task, s.jobs[e.job], s.jobs)
     return evolve(s, tasks=s.tasks.set(e.id, task))
 
 
@@ -148,7 +148,7 @@ def _job_state_changed(s: Workspace, e: ev.JobStateChanged, ts: float) -> Worksp
     if job.kind == "import" and job.subject in s.datasets:
         return evolve(s, datasets=s.datasets.set(job.subject, dataset_jobs.after_state(s.datasets[job.subject], job)))
     if job.subject in s.tasks:
-        return evolve(s, tasks=s.tasks.set(job.subject, task_jobs.after_job(s.tasks[job.subject], job)))
+        return evolve(s, tasks=s.tasks.set(job.subject, task_jobs.after_job(s.tasks[job.subject], job, s.jobs)))
     return s
 
 
@@ -177,7 +177,7 @@ def _job_reported(s: Workspace, e: ev.JobReported, ts: float) -> Workspace:
         s = evolve(s, datasets=s.datasets.set(job.subject, dataset))
     elif job.subject in s.tasks and e.kind in ("metric", "done"):
         task = s.tasks[job.subject]
-        task = task_jobs.with_metric(task, job, e.data) if e.kind == "metric" else task_jobs.after_job(task, job)
+        task = task_jobs.with_metric(task, job, e.data) if e.kind == "metric" else task_jobs.after_job(task, job, s.jobs)
         s = evolve(s, tasks=s.tasks.set(job.subject, task))
     return s
 

@@ -182,13 +182,13 @@ def set_task_params(state: Workspace, tid: str, params: Mapping[str, Any]) -> li
 
 
 def start_task_job(state: Workspace, tid: str, kind: str, job: str, resume_epoch: int | None = None) -> list[Any]:
-    """A train/evaluate/predict/export job was started on a task: refused while one of the same kind runs."""
+    """A train/evaluate/predict/export/prune job was started on a task: refused while one of the same kind runs."""
     task = get_task(state, tid)
     for running in active_jobs(state, tid):
         if running.kind == kind and running.id != job:
             raise Conflict(f"task {tid} already has a {kind} job running ({running.id}); wait for it or stop it")
-    if kind in ("train", "export") and task.status in ACTIVE_TASK_STATUSES and task.jobs.get(kind) != job:
-        doing = "training again" if kind == "train" else "exporting"
+    if kind in ("train", "export", "prune") and task.status in ACTIVE_TASK_STATUSES and task.jobs.get(kind) != job:
+        doing = {"train": "training again", "export": "exporting", "prune": "analysing it for pruning"}[kind]
         raise Conflict(f"task {tid} is {task.status.name}; wait for it or stop it before {doing}")
     return [ev.TaskJobStarted(tid, job, kind, resume_epoch)]
 

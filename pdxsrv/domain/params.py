@@ -132,6 +132,21 @@ def onnx_refusal(project_type: str, model: str) -> str | None:
     return ONNX_UNSUPPORTED.get(project_type) or ONNX_UNSUPPORTED.get(model)
 
 
+# What pruning (POST /project/task/prune, pdxsrv.engine.channels) cannot handle, by project type, then
+# by model; refused at POST with the reason. The original refused Faster/Mask R-CNN too.
+_NO_DETECTION_PRUNE = ("pruning follows channels through a traced program, and paddledet's detectors do not trace to "
+                       "the program format it reads")
+_NO_TRACE_PRUNE = ("paddleseg's network does not trace to the old program format the channel analysis reads on "
+                   "paddle 3.3.1 (its shape checks need the new one)")
+PRUNE_UNSUPPORTED: dict[str, str] = {"detection": _NO_DETECTION_PRUNE, "instance_segmentation": _NO_DETECTION_PRUNE,
+                                     "BiSeNetV2": _NO_TRACE_PRUNE, "PPLiteSeg": _NO_TRACE_PRUNE}
+
+
+def prune_refusal(project_type: str, model: str) -> str | None:
+    """Why `model` of `project_type` cannot be pruned, or None when it can."""
+    return PRUNE_UNSUPPORTED.get(project_type) or PRUNE_UNSUPPORTED.get(model)
+
+
 # Backbones per detection model (the first is the default); "NA" or "" (the web demo's "none") means the default.
 BACKBONES: dict[str, tuple[str, ...]] = {
     "YOLOv3": ("MobileNetV1", "MobileNetV3", "DarkNet53", "ResNet34"),

@@ -1,4 +1,4 @@
-"""How a task's jobs (train, evaluate, predict, export) move the task and what their status integers are (pure).
+"""How a task's jobs (train, evaluate, predict, export, prune) move the task and what their status integers are (pure).
 
 Only the task's latest job of a kind (`Task.jobs[kind]`) moves it. A training job's outcome comes
 from its `done` report when there is one (finished, stopped with a checkpoint, or a problem the
@@ -8,9 +8,9 @@ is derived again on both.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
-from pdxsrv.domain.enums import PredictStatus, TaskStatus
+from pdxsrv.domain.enums import PredictStatus, PruneStatus, TaskStatus
 from pdxsrv.domain.jobs import ACTIVE, job_outcome
 from pdxsrv.domain.state import Job, Task, evolve
 
@@ -20,13 +20,20 @@ def is_current(task: Task, job: Job) -> bool:
     return task.jobs.get(job.kind) == job.id
 
 
-def after_job(task: Task, job: Job) -> Task:
-    """The task after a change of its job `job` (state or report)."""
+def after_job(task: Task, job: Job, jobs: Mapping[str, Job]) -> Task:
+    """The task after a change of its job `job` (state or report); `jobs` are all jobs, by id."""
     if not is_current(task, job):
         return task
     if job.kind == "train":
         status, message = train_status(job)
+        if status == TaskStatus.XTRAINING and task.parent_id:
+            status = TaskStatus.XPRUNETRAIN
         return evolve(task, status=status, message=message)
+    if job.kind == "prune":
+        if job.state in ACTIVE:
+            return evolve(task, status=TaskStatus.XPRUNEING, message="")
+        if task.status == TaskStatus.XPRUNEING:  # back to what training (and evaluation) left
+            return evolve(task, **dict(zip(("status", "message"), resting_status(task, jobs))))
     if job.kind == "evaluate" and job.state not in ACTIVE and job.result.get("ok") and task.status in (
         TaskStatus.XTRAINDONE, TaskStatus.XTRAINEXIT, TaskStatus.XEVALUATED
     ):
@@ -35,6 +42,33 @@ def after_job(task: Task, job: Job) -> Task:
         status, message = export_status(job)
         return evolve(task, status=status, message=message)
     return task
+
+
+def resting_status(task: Task, jobs: Mapping[str, Job]) -> tuple[TaskStatus, str]:
+    """The task's status once a side job (pruning analysis) ends: its training's, XEVALUATED if evaluated."""
+    train = jobs.get(task.jobs.get("train", ""))
+    if train is None:
+        return TaskStatus.XINIT, ""
+    status, message = train_status(train)
+    evaluation = jobs.get(task.jobs.get("evaluate", ""))
+    if status == TaskStatus.XTRAINDONE and evaluation is not None and evaluation.result.get("ok"):
+        return TaskStatus.XEVALUATED, ""
+    return status, message
+
+
+def prune_status(job: Job) -> tuple[PruneStatus, str]:
+    """XSPRUNESTART / XSPRUNEING / XSPRUNEDONE / XSPRUNEFAIL / XSPRUNEEXIT of a pruning analysis, with a message."""
+    if job.state == "queued":
+        return PruneStatus.XSPRUNESTART, "the pruning analysis is starting"
+    if job.state in ACTIVE:
+        p = job.progress
+        done = f" ({p['done']}/{p['total']} evaluations)" if p.get("total") else ""
+        return PruneStatus.XSPRUNEING, f"analysing sensitivities{done}"
+    if job.result.get("ok"):
+        return PruneStatus.XSPRUNEDONE, "the pruning analysis is done"
+    if job.state == "killed":
+        return PruneStatus.XSPRUNEEXIT, "the pruning analysis was stopped"
+    return PruneStatus.XSPRUNEFAIL, str(job.result.get("message") or job_outcome(job))
 
 
 def export_status(job: Job) -> tuple[TaskStatus, str]:
@@ -95,7 +129,10 @@ def started(task: Task, job: str, kind: str, resume_epoch: int | None) -> Task:
     jobs = {**task.jobs, kind: job}
     if kind == "export":
         return evolve(task, jobs=jobs, status=TaskStatus.XEXPORTING, message="")
+    if kind == "prune":
+        return evolve(task, jobs=jobs, status=TaskStatus.XPRUNEING, message="")
     if kind != "train":
         return evolve(task, jobs=jobs)
     keep = {} if resume_epoch is None else {e: m for e, m in task.evals.items() if int(e) <= resume_epoch}
-    return evolve(task, jobs=jobs, status=TaskStatus.XTRAINING, message="", evals=keep)
+    status = TaskStatus.XPRUNETRAIN if task.parent_id else TaskStatus.XTRAINING
+    return evolve(task, jobs=jobs, status=status, message="", evals=keep)

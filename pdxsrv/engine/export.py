@@ -29,10 +29,7 @@ import paddle
 from pdxsrv.engine import augment, compat, det_models, paddlex_yml
 from pdxsrv.engine.base import EngineError
 from pdxsrv.engine.inference import Trained
-from pdxsrv.engine.segmentation import DEFAULT_SHAPE as SEG_SHAPE
-
-DEFAULT_SHAPES = {"segmentation": SEG_SHAPE, "remote_segmentation": SEG_SHAPE, "detection": (608, 608),
-                  "instance_segmentation": (608, 608)}
+from pdxsrv.engine.kinds import DEFAULT_SHAPES, input_shape
 PROGRAM_SUFFIX = ".json"
 OLD_PROGRAM_SUFFIX = ".pdmodel"  # the program format before PIR (quantized exports)
 PARAMS_SUFFIX = ".pdiparams"
@@ -120,8 +117,9 @@ def task_input_spec(trained: Trained) -> list[Any]:
     params = trained.meta["params"]
     if trained.kind.name in DETECTION_TYPES:
         return det_models.input_spec(str(params.get("model")))
-    width, height = augment.image_shape(params, DEFAULT_SHAPES.get(trained.kind.name, (224, 224)))
-    return [InputSpec([None, int(trained.meta.get("in_channels") or 3), height, width], "float32", "image")]
+    meta = trained.meta
+    return [InputSpec([None, *input_shape(trained.kind.name, meta["params"], meta.get("in_channels"))[1:]],
+                      "float32", "image")]
 
 
 def _feeds_and_outputs(trained: Trained, x: np.ndarray, target: Any) -> tuple[dict[str, np.ndarray], list[np.ndarray]]:

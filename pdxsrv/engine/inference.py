@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 import paddle
 
-from pdxsrv.engine import checkpoint, data as data_mod
+from pdxsrv.engine import checkpoint, data as data_mod, prune
 from pdxsrv.engine.base import DataSpec, EngineError, Kind, Prediction
 from pdxsrv.engine.kinds import kind_of
 from pdxsrv.engine.loop import build, evaluate, use_device
@@ -40,7 +40,7 @@ def load_trained(model_dir: str) -> Trained:
     use_device()
     meta = checkpoint.read_meta(model_dir)
     kind = kind_of(meta["project_type"])
-    model = build(kind, spec_of(meta), meta["params"])
+    model = prune.reshape_to(build(kind, spec_of(meta), meta["params"]), meta.get("pruned"))
     checkpoint.load(model_dir, model)
     model.eval()
     return Trained(kind, model, meta)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pdxsrv.engine import classification, detection, segmentation
+from typing import Any
+
+from pdxsrv.engine import augment, classification, detection, segmentation
 from pdxsrv.engine.base import EngineError, Kind
 
 KINDS: dict[str, Kind] = {
@@ -12,6 +14,15 @@ KINDS: dict[str, Kind] = {
     "detection": detection.KIND,
     "instance_segmentation": detection.INSTANCE_KIND,
 }
+# (width, height) a network sees when its parameters do not say (`image_shape`).
+DEFAULT_SHAPES = {"segmentation": segmentation.DEFAULT_SHAPE, "remote_segmentation": segmentation.DEFAULT_SHAPE,
+                  "detection": (608, 608), "instance_segmentation": (608, 608)}
+
+
+def input_shape(project_type: str, params: dict[str, Any], bands: int | None) -> list[int]:
+    """[1, bands, H, W]: one image as a (non-detection) network of the type sees it."""
+    width, height = augment.image_shape(params, DEFAULT_SHAPES.get(project_type, (224, 224)))
+    return [1, int(bands or 3), height, width]
 
 
 def kind_of(project_type: str) -> Kind:

@@ -28,9 +28,9 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import paddle
 
-from pdxsrv.engine import checkpoint, data as data_mod
+from pdxsrv.engine import checkpoint, data as data_mod, prune, sensitivity
 from pdxsrv.engine.base import DataSpec, EngineError, Kind, Metric
-from pdxsrv.engine.kinds import kind_of
+from pdxsrv.engine.kinds import input_shape, kind_of
 from pdxsrv.engine.schedule import epochs_of, optimizer, schedule
 
 log = logging.getLogger("pdxsrv.engine")
@@ -85,6 +85,7 @@ class Run:
     seed: int = 0
     resume_from: str | None = None  # a checkpoint directory
     pretrained: str | None = None  # a weights file or checkpoint directory
+    prune: dict[str, Any] | None = None  # {"sensitivities", "pruned_flops"}: prune `pretrained` (a checkpoint) first
 
 
 def cpu_threads() -> int:
@@ -140,6 +141,7 @@ class Trainer:
         paddle.seed(run.seed)
         np.random.seed(run.seed % 2**32)
         self.model = build(self.kind, run.data, run.params)
+        self.pruning = self._shape_model()  # before the optimizer takes the parameters
         self.batch_size = min(self.batch_size, len(run.data.parts["train"]))
         self.steps = len(data_mod.batches(run.data.parts["train"], self.batch_size))
         self.schedule = schedule(run.params, run.project_type, self.steps, self.num_epochs)
@@ -162,7 +164,7 @@ class Trainer:
             self.start_step = min(self.start_step, self.steps)
             self.reporter.log(f"resumed from {os.path.basename(self.run.resume_from)}: "
                               f"{self.epoch} epochs and {self.start_step} steps done")
-        elif self.run.pretrained:
+        elif self.run.pretrained and not self.run.prune:
             skipped = checkpoint.load_matching(self.run.pretrained, self.model)
             self.reporter.log(f"pretrained weights loaded from {self.run.pretrained}"
                               + (f"; not used (shape or name differs): {', '.join(skipped)}" if skipped else ""))
@@ -171,13 +173,41 @@ class Trainer:
         """What a checkpoint records besides the weights."""
         return {"epoch": self.epoch, "step": step, "steps_per_epoch": self.steps, "metrics": metrics,
                 "best": self.best, "model": self.params.get("model"), "project_type": self.run.project_type,
-                "labels": self.run.data.labels, "in_channels": self.run.data.bands, "params": self.params}
+                "labels": self.run.data.labels, "in_channels": self.run.data.bands, "params": self.params,
+                "pruned": prune.pruned_shapes(self.model), "pruning": self.pruning}
+
+    def _shape_model(self) -> dict[str, Any]:
+        """Give the network a resumed checkpoint's pruned shapes, or load and prune the parent model."""
+        if self.run.resume_from:
+            meta = checkpoint.read_meta(self.run.resume_from)
+            prune.reshape_to(self.model, meta.get("pruned"))
+            return dict(meta.get("pruning") or {})
+        if not self.run.prune:
+            return {}
+        parent = self.run.pretrained or ""
+        if not os.path.isfile(os.path.join(parent, checkpoint.META)):
+            raise EngineError(f"the model to prune ({parent}) is not a saved checkpoint")
+        prune.reshape_to(self.model, checkpoint.read_meta(parent).get("pruned"))
+        checkpoint.load(parent, self.model)
+        shape = input_shape(self.run.project_type, self.params, self.run.data.bands)
+        spec = self.run.prune
+        pruning = sensitivity.prune_model(self.model, shape, spec["sensitivities"], spec.get("pruned_flops"),
+                                          spec.get("eval_metric_loss"))
+        (before, after), (p_before, p_after) = pruning["flops"], pruning["params"]
+        self.reporter.log(f"pruned {len(pruning['ratios'])} layers of {parent}: FLOPs {before:,} -> {after:,} "
+                          f"(-{pruning['flops_cut']:.1%}), parameters "
+                          f"{p_before:,} -> {p_after:,} (-{pruning['params_cut']:.1%})")
+        return pruning
 
     def train(self) -> dict[str, Any]:
         """Train to `num_epochs` (or until stopped); the outcome for the job's `done` report."""
         self.prepare()
-        self.model.train()
         try:
+            if self.pruning and "metrics" not in self.pruning:  # a pruned start: what the cut cost, untrained
+                metric = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size)
+                self.pruning["metrics"] = metric.summary()
+                self.reporter.log(f"after pruning, before training: {self.pruning['metrics']}")
+            self.model.train()
             while self.epoch < self.num_epochs:
                 if not self._epoch():
                     return self._stopped()
@@ -191,7 +221,7 @@ class Trainer:
             self.loader.close()
             if self.vdl is not None:
                 self.vdl.close()
-        return {"stopped": False, "epoch": self.epoch, "best": self.best}
+        return {"stopped": False, "epoch": self.epoch, "best": self.best, "pruning": self.pruning}
 
     def _epoch(self) -> bool:
         """Run the steps of epoch `self.epoch` from `self.start_step`; False when stopped."""
@@ -266,7 +296,8 @@ class Trainer:
         if not os.path.isdir(path):
             checkpoint.save(self.run.output, f"epoch_{self.epoch}", self.model, self.opt,
                             self.meta(self.start_step, {}))
-        return {"stopped": True, "epoch": self.epoch, "step": self.start_step, "best": self.best}
+        return {"stopped": True, "epoch": self.epoch, "step": self.start_step, "best": self.best,
+                "pruning": self.pruning}
 
 
 def train(run: Run, reporter: Reporter | None = None, stop: Stop | None = None) -> dict[str, Any]:

@@ -37,6 +37,7 @@ JOBS: dict[str, Callable[[dict[str, Any]], int]] = {
     "evaluate": _engine_job("evaluate"),
     "predict": _engine_job("predict"),
     "export": _engine_job("export"),
+    "prune": _engine_job("prune"),
 }
 
 

@@ -1,10 +1,11 @@
 """The training job: train a task (or resume it) to its planned epochs, or until stopped.
 
 Parameters (`job.json`): `{"task_dir", "dataset_dir", "project_type", "split", "params", "seed",
-"resume_epoch": int | null, "pretrained": path | null}`. Outputs go to `<task_dir>/output/`.
+"resume_epoch": int | null, "pretrained": path | null, "prune": {"sensitivities", "pruned_flops"} | null}`
+(with `prune`, `pretrained` is the parent's checkpoint, which is pruned before training). Outputs go to `<task_dir>/output/`.
 Reports: `progress` per step (see `pdxsrv.engine.loop`), one `metric` per evaluation
 `{"epoch", "metrics", "best"}`, log lines, then one `done`: `{"ok": true, "stopped": bool,
-"epoch", "step"?, "best"}` or `{"ok": false, "message"}` for a problem the user can fix.
+"epoch", "step"?, "best", "pruning"}` (`pruning`: FLOPs and parameters before/after, when pruned) or `{"ok": false, "message"}` for a problem the user can fix.
 SIGTERM stops after the current step, saving a checkpoint (exit 0 with `stopped: true`).
 """
 
@@ -36,7 +37,7 @@ def run(params: dict[str, Any]) -> int:
         train_run = loop.Run(
             output, params["project_type"], spec, params["params"], int(params.get("seed") or 0),
             resume_from=checkpoint.epoch_dir(output, int(resume)) if resume is not None else None,
-            pretrained=params.get("pretrained"),
+            pretrained=params.get("pretrained"), prune=params.get("prune"),
         )
         outcome = loop.train(train_run, _Reporter(), stop)
     except EngineError as exc:

@@ -206,7 +206,7 @@ def test_job_examples_answer_clearly_before_any_job_ran(server: Server) -> None:
         ("post", "/project/task/train", {"tid": tid}, "conflict"),
         ("put", "/project/task/train", {"tid": tid, "act": "stop"}, "conflict"),
         ("get", "/project/task/prune", {"tid": tid}, "not_started"),
-        ("post", "/project/task/prune", {"tid": tid}, "conflict"),
+        ("post", "/project/task/prune", {"tid": tid}, "not_available"),  # a detection task: never prunable
         ("put", "/project/task/prune", {"tid": tid, "act": "stop"}, "conflict"),
         ("get", "/project/task/evaluate", {"tid": tid}, "not_started"),
         ("post", "/project/task/evaluate",

@@ -111,9 +111,9 @@ def test_ratios_land_just_past_the_flops_asked_and_spare_the_sensitive_layer() -
 
 def test_networks_the_analysis_cannot_trace_stay_refused() -> None:
     """BiSeNetV2 is refused at POST because it does not trace to the old program format; if it starts to, lift that."""
-    from pdxsrv.domain.params import prune_refusal
+    from pdxsrv.domain.params import PRUNE_UNSUPPORTED, refusal
 
-    assert prune_refusal("segmentation", "BiSeNetV2")
+    assert refusal(PRUNE_UNSUPPORTED, "segmentation", "BiSeNetV2")
     with pytest.raises(Exception):
         channels.trace(_network("segmentation", "BiSeNetV2"), SHAPE)
 

@@ -12,7 +12,7 @@ from pdxsrv.api.errors import JobFailed, NotAvailable, NotStarted
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.jobs import ACTIVE
-from pdxsrv.domain.params import QUANTIZABLE_TYPES, onnx_refusal, prune_refusal
+from pdxsrv.domain.params import DEFAULT_MODEL, ONNX_UNSUPPORTED, PRUNE_UNSUPPORTED, QUANTIZABLE_TYPES, refusal
 from pdxsrv.domain.queries import current_job
 from pdxsrv.domain.task_jobs import export_status, prune_status
 from pdxsrv.domain.errors import Conflict, InvalidArgument
@@ -111,8 +111,8 @@ class PruneHandler(TaskJobHandler):
     async def post(self) -> None:
         state, task = await self.task()
         project = commands.get_project(state, task.pid)
-        model = str(task.params.get("model"))
-        why = prune_refusal(project.type, model)
+        model = str(task.params.get("model") or DEFAULT_MODEL[project.type])
+        why = refusal(PRUNE_UNSUPPORTED, project.type, model)
         if why:
             raise NotAvailable(f"{model} ({project.type}) cannot be pruned: {why}")
         model_dir = self.require_model(task)
@@ -174,8 +174,8 @@ class ExportHandler(TaskJobHandler):
         if a["quant"] and (a["type"] == "onnx" or project.type not in QUANTIZABLE_TYPES):
             raise InvalidArgument(f"quantized export is for {', '.join(QUANTIZABLE_TYPES)} models, exported as type "
                                   f"'infer'; this is a {project.type} task exported as {a['type']!r}")
-        model = str(task.params.get("model"))
-        why = onnx_refusal(project.type, model) if a["type"] == "onnx" and not a["quant"] else None
+        model = str(task.params.get("model") or DEFAULT_MODEL[project.type])
+        why = refusal(ONNX_UNSUPPORTED, project.type, model) if a["type"] == "onnx" and not a["quant"] else None
         if why:
             raise NotAvailable(f"{model} cannot be exported to ONNX: {why}; export type 'infer' instead")
         model_dir = self.require_model(task, a["epoch"])

@@ -127,11 +127,6 @@ ONNX_UNSUPPORTED: dict[str, str] = {"detection": _NO_DETECTION_ONNX, "instance_s
                                     "FastSCNN": _NO_POOL_ONNX, "PPLiteSeg": _NO_POOL_ONNX}
 
 
-def onnx_refusal(project_type: str, model: str) -> str | None:
-    """Why `model` of `project_type` cannot be exported to ONNX, or None when it can."""
-    return ONNX_UNSUPPORTED.get(project_type) or ONNX_UNSUPPORTED.get(model)
-
-
 # What pruning (POST /project/task/prune, pdxsrv.engine.channels) cannot handle, by project type, then
 # by model; refused at POST with the reason. The original refused Faster/Mask R-CNN too.
 _NO_DETECTION_PRUNE = ("pruning follows channels through a traced program, and paddledet's detectors do not trace to "
@@ -142,9 +137,9 @@ PRUNE_UNSUPPORTED: dict[str, str] = {"detection": _NO_DETECTION_PRUNE, "instance
                                      "BiSeNetV2": _NO_TRACE_PRUNE, "PPLiteSeg": _NO_TRACE_PRUNE}
 
 
-def prune_refusal(project_type: str, model: str) -> str | None:
-    """Why `model` of `project_type` cannot be pruned, or None when it can."""
-    return PRUNE_UNSUPPORTED.get(project_type) or PRUNE_UNSUPPORTED.get(model)
+def refusal(unsupported: Mapping[str, str], project_type: str, model: str) -> str | None:
+    """Why `model` of `project_type` is in `unsupported` (ONNX_UNSUPPORTED, PRUNE_UNSUPPORTED), or None."""
+    return unsupported.get(project_type) or unsupported.get(model)
 
 
 # Backbones per detection model (the first is the default); "NA" or "" (the web demo's "none") means the default.

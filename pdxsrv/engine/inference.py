@@ -59,13 +59,18 @@ def summary_on(trained: Trained, dataset: DataSpec) -> dict[str, float]:
     return _metric_on(trained, dataset, None)[0].summary()
 
 
-def _metric_on(trained: Trained, dataset: DataSpec, progress: Progress | None) -> tuple[Any, str, list[str]]:
+def val_part(trained: Trained, dataset: DataSpec) -> tuple[str, list[str], DataSpec, int]:
+    """(part, its images, the dataset with the model's labels, batch size) a model is evaluated on: val, else test."""
     part = "val" if dataset.parts["val"] else "test"
     images = dataset.parts[part]
     if not images:
         raise EngineError("the dataset has no val or test images to evaluate on; split it with a val share")
-    dataset = replace(dataset, labels=list(trained.meta["labels"]))
     _, batch_size, _ = epochs_of(trained.meta["params"])
+    return part, images, replace(dataset, labels=list(trained.meta["labels"])), batch_size
+
+
+def _metric_on(trained: Trained, dataset: DataSpec, progress: Progress | None) -> tuple[Any, str, list[str]]:
+    part, images, dataset, batch_size = val_part(trained, dataset)
     loader = data_mod.Loader(trained.kind, dataset, trained.meta["params"])
     try:
         metric = evaluate(trained.kind, trained.model, loader, images, batch_size, progress)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import replace
 from typing import Any, Callable
 
 import paddle
@@ -20,7 +19,6 @@ import paddle
 from pdxsrv.engine import data, inference, sensitivity
 from pdxsrv.engine.base import EngineError
 from pdxsrv.engine.kinds import input_shape
-from pdxsrv.engine.schedule import epochs_of
 from supervisor import report
 from supervisor.records import atomic_write
 
@@ -57,12 +55,7 @@ def run(params: dict[str, Any]) -> int:
 
 def evaluator(trained: inference.Trained, spec: data.DataSpec) -> Callable[[], dict[str, float]]:
     """A function giving the model's headline metrics on the val set (test set without one)."""
-    part = "val" if spec.parts["val"] else "test"
-    images = spec.parts[part]
-    if not images:
-        raise EngineError("the dataset has no val or test images to measure pruning on; split it with a val share")
-    spec = replace(spec, labels=list(trained.meta["labels"]))
-    _, batch_size, _ = epochs_of(trained.meta["params"])
+    _, images, spec, batch_size = inference.val_part(trained, spec)
     loader = data.Loader(trained.kind, spec, trained.meta["params"])
     groups = data.chunks(images, batch_size)
     batches: list[Any] = []

@@ -109,7 +109,8 @@ def restore(model: paddle.nn.Layer, saved: Snapshot) -> None:
     """Put back the values and shapes of a `snapshot`."""
     values, pruned = saved
     for name, tensor in tensors(model).items():
-        _set(tensor, values[name])
+        if list(tensor.shape) != list(values[name].shape):  # pruning only ever slices: the rest is as saved
+            _set(tensor, values[name])
     _fix_depthwise(model)
     model._pdxsrv_pruned = dict(pruned)
 

@@ -143,8 +143,6 @@ class _Tracer:
             for var in op.input(slot):
                 if var in self.segs:
                     self.freeze(self.segs[var])
-                elif self.is_param(var):
-                    continue
         for slot in op.output_names:
             for var in op.output(slot):
                 if self.block.has_var(var) and var not in self.segs and len(self.shape(var)) > 1:

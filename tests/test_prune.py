@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any, Iterator
 
 import pytest
@@ -64,7 +65,7 @@ def _prune_and_retrain(server: Server, kind: str, params: dict[str, Any], key: s
     assert _wait_analysed(c, tid)["prune_status"] == PruneStatus.XSPRUNEDONE
     assert c.task(tid)["task_status"] == TaskStatus.XTRAINDONE  # the analysis leaves the task as training did
     log = c.call("GET", "/project/task/metrics", tid=tid, type="prune")["prune_log"]
-    assert log["iters"] == log["current"] > 0 and log["progress"] == 1.0
+    assert log["iters"] == log["current"] > 0 and log["progress"] == 1.0 and os.path.isfile(log["log_file"])
     answer = c.call("GET", "/project/task/metrics", tid=tid, type="sensitivities")
     curve = answer["sensitivities_loss_img"]
     assert curve and all(0 <= float(x) <= 1 and 0 < y < 1 for x, y in curve.items())

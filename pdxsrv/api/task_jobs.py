@@ -168,8 +168,11 @@ class ExportHandler(TaskJobHandler):
         if os.path.exists(save_dir) and not os.path.isdir(save_dir):
             raise InvalidArgument(f"save_dir {a['save_dir']!r} is a file; give a directory to export into")
         if a["type"] == "lite":
-            raise NotAvailable("Paddle Lite export needs a Paddle Lite build (paddlelite's `opt`) for this Python, "
-                               "and none is installed; export type 'infer' and run paddle_lite_opt on it")
+            raise NotAvailable("Paddle Lite export needs a Paddle Lite build for this Python, and there is none: "
+                               "paddlelite's wheels stop at Python 3.10 (2.13rc0), pdxsrv runs on 3.11+. Export type "
+                               "'infer' and convert it with Paddle Lite's `opt` tool (a binary on "
+                               "github.com/PaddlePaddle/Paddle-Lite/releases); pdxsrv does not, as it could not "
+                               "verify the result here. Nothing was changed")
         project = commands.get_project(state, task.pid)
         if a["quant"] and (a["type"] == "onnx" or project.type not in QUANTIZABLE_TYPES):
             raise InvalidArgument(f"quantized export is for {', '.join(QUANTIZABLE_TYPES)} models, exported as type "

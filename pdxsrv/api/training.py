@@ -171,6 +171,7 @@ class MetricsHandler(TaskJobHandler):
             self.ok(**eval_all(task))
 
     def _pruning_metrics(self, state: Workspace, task: Task, kind: str) -> None:
+        """`prune`: the analysis' progress; `sensitivities`: its results and chart."""
         job = current_job(state, task, "prune")
         if job is None:
             raise NotStarted(f"no pruning analysis has run for task {task.id}; POST /project/task/prune starts one")

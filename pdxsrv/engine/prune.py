@@ -32,11 +32,6 @@ def tensors(model: paddle.nn.Layer) -> dict[str, paddle.Tensor]:
     return found
 
 
-def shapes(model: paddle.nn.Layer) -> dict[str, list[int]]:
-    """The shape of every parameter and buffer."""
-    return {name: list(t.shape) for name, t in tensors(model).items()}
-
-
 def kept(count: int, ratio: float) -> int:
     """How many of `count` channels stay at `ratio` (at least one)."""
     return max(1, count - int(round(count * float(ratio))))
@@ -53,24 +48,22 @@ def importance(values: dict[str, np.ndarray], group: Group) -> np.ndarray:
 
 def prune(model: paddle.nn.Layer, groups: Sequence[Group], ratios: dict[str, float]) -> dict[str, list[int]]:
     """Cut `ratios[key]` of each named group's channels (lowest L1 first); return the network's pruned shapes."""
-    before = shapes(model)
     by_key = {key(g): g for g in prunable(list(groups))}
-    values = {name: t.numpy() for name, t in tensors(model).items()}
+    cut = [(by_key[name], ratio) for name, ratio in ratios.items() if name in by_key and float(ratio) > 0]
+    current = tensors(model)
+    values = {n: current[n].numpy() for group, _ in cut for n, _, _ in group.producers + group.members}
     drops: dict[tuple[str, int], list[int]] = {}
-    for name, ratio in ratios.items():
-        group = by_key.get(name)
-        if group is None or float(ratio) <= 0:
-            continue
+    for group, ratio in cut:
         order = np.argsort(importance(values, group), kind="stable")
         dropped = np.sort(order[: group.size - kept(group.size, ratio)])
         for param, axis, at in group.producers + group.members:
             drops.setdefault((param, axis), []).extend(int(at + i) for i in dropped)
-    current = tensors(model)
     for (param, axis), indices in drops.items():
         values[param] = np.delete(values[param], sorted(set(indices)), axis=axis)
+    changed = {param: list(values[param].shape) for param, _ in drops}
+    for param in changed:
         _set(current[param], values[param])
     _fix_depthwise(model)
-    changed = {n: s for n, s in shapes(model).items() if s != before[n]}
     model._pdxsrv_pruned = {**pruned_shapes(model), **changed}
     return pruned_shapes(model)
 

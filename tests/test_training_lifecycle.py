@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 
-import psutil
 import pytest
 
 from pdxsrv.client import Client
@@ -13,7 +12,7 @@ from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.engine import checkpoint
 from tests.conftest import Server
 from tests.supervisor_support import wait_for
-from tests.training_support import supervised_server, project_on_generated_data, wait_trained
+from tests.training_support import job_process, supervised_server, project_on_generated_data, wait_trained
 
 # Enough steps per epoch (30) that a stop lands inside an epoch; eval every 2 epochs, so stopping in
 # epoch 2 has no checkpoint of epoch 1 yet and the stop must save one mid-epoch.
@@ -31,14 +30,6 @@ def _progress(c: Client, tid: str) -> tuple[int, int]:
     log = c.metrics(tid, "train")["train_log"]
     metrics = log["train_metrics"] or {}
     return metrics.get("Epoch") or 0, metrics.get("Step") or 0
-
-
-def _job_process(tid: str) -> psutil.Process:
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if "pdxsrv.jobs" in cmd and "train" in cmd and any(f"{tid}.train." in part for part in cmd):
-            return proc
-    raise AssertionError(f"no training process of {tid}")
 
 
 def _final(c: Client, tid: str) -> float:
@@ -78,7 +69,7 @@ def test_a_killed_training_fails_with_the_cause_and_resumes_from_its_last_checkp
     tid = c.create_task(pid, {**PARAMS, "save_interval_epochs": 1})["tid"]
     c.train(tid)
     wait_for(lambda: _progress(c, tid) >= (2, 3), timeout=120, what="epoch 2")
-    _job_process(tid).send_signal(signal.SIGKILL)
+    job_process(server, tid).send_signal(signal.SIGKILL)
     failed = wait_trained(c, tid, timeout=30)
     assert failed["task_status"] == TaskStatus.XTRAINFAIL
     assert "signal 9 (SIGKILL)" in failed["message"]

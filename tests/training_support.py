@@ -7,11 +7,14 @@ from contextlib import contextmanager
 from typing import Any, Iterator
 
 import numpy as np
+import psutil
 
 from pdxsrv.client import Client
 from pdxsrv.datasets.synthetic import make
 from pdxsrv.domain.enums import DatasetStatus, PredictStatus, TaskStatus
 from tests.conftest import Server
+from pdxsrv.supervision import endpoint_for
+from supervisor.client import Client as SupervisorClient
 from tests.supervisor_support import wait_for
 
 SHORT = {"num_epochs": 2, "save_interval_epochs": 1, "image_shape": [32, 32], "batch_size": 4}
@@ -45,6 +48,22 @@ def project_on_generated_data(c: Client, base: str, kind: str, images: int = 24,
     pid = c.create_project(f"{kind} project", kind)["pid"]
     c.set_attributes("project", pid, {"did": did})
     return pid
+
+
+def job_process(server: Server, tid: str, kind: str = "train") -> psutil.Process:
+    """The `kind` job process of `tid`, found through this server's own supervisor (never by name alone: another
+    test worker may run a task of the same ID)."""
+    client = SupervisorClient(endpoint_for(server.workspace), timeout=2.0, retries=2)
+    try:
+        jobs = [j for j in client.list() if j["job"].startswith(f"{tid}.{kind}.") and j["state"] == "running"]
+    finally:
+        client.close()
+    assert len(jobs) == 1, f"one running {kind} job of {tid} expected, found {jobs}"
+    runner = psutil.Process(jobs[0]["pid"])
+    for proc in runner.children(recursive=True):
+        if "pdxsrv.jobs" in proc.cmdline():
+            return proc
+    raise AssertionError(f"the runner {runner.pid} of {jobs[0]['job']} has no job process")
 
 
 def status(c: Client, tid: str) -> dict[str, Any]:

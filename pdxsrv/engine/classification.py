@@ -15,6 +15,7 @@ import numpy as np
 
 from pdxsrv.engine import augment
 from pdxsrv.engine.base import DataSpec, EngineError, Prediction, Stacked
+from pdxsrv.engine.strides import fit_strides
 
 # Model name -> paddle.vision.models constructor.
 ARCHITECTURES: dict[str, str] = {
@@ -140,16 +141,20 @@ class ClassificationKind(Stacked):
 
     name = "classification"
     models: tuple[str, ...] = tuple(ARCHITECTURES)
+    balanced_batches = True
 
     def build_model(self, model: str, num_classes: int, in_channels: int, params: dict[str, Any]) -> Any:
-        """A randomly initialised paddle.vision network with `num_classes` outputs."""
+        """A randomly initialised paddle.vision network with `num_classes` outputs, its strides fitted to
+        `image_shape` (pdxsrv.engine.strides)."""
         if model not in ARCHITECTURES:
             raise EngineError(f"classification model {model!r} is not supported; supported: {', '.join(self.models)}")
         if in_channels != 3:
             raise EngineError(f"classification models take 3-band (RGB) images, not {in_channels} bands")
         import paddle.vision.models as models
 
-        return getattr(models, ARCHITECTURES[model])(pretrained=False, num_classes=num_classes)
+        network = getattr(models, ARCHITECTURES[model])(pretrained=False, num_classes=num_classes)
+        fit_strides(network, augment.image_shape(params))
+        return network
 
     def sample(self, data: DataSpec, image: str, train: bool, rng: np.random.Generator,
                params: dict[str, Any], epoch: int = 0) -> tuple[np.ndarray, np.int64]:

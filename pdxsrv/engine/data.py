@@ -23,10 +23,27 @@ def load(dataset_dir: str, dataset_type: str, split: dict[str, Any]) -> DataSpec
     return DataSpec(dataset_dir, list(found["labels"]), dict(found["file_info"]), parts, int(found.get("bands") or 3))
 
 
-def epoch_order(images: list[str], seed: int, epoch: int) -> list[str]:
-    """The training images of `epoch` in a shuffled order that depends only on (seed, epoch)."""
+def epoch_order(images: list[str], seed: int, epoch: int, classes: dict[str, Any] | None = None) -> list[str]:
+    """The training images of `epoch` in a shuffled order that depends only on (seed, epoch).
+
+    With `classes` (image -> class), each class's images are shuffled and spread evenly over the epoch
+    (a random phase per class), so every batch holds the classes in about their shares: batch norm then
+    normalises over a mix of classes, not over four images of one class, whose shared look it would
+    subtract (from scratch on 30 images, 0.67-0.83 top-1 after 4 epochs without, 1.0 with; issue 15).
+    """
     rng = np.random.default_rng([seed, epoch])
-    return [images[i] for i in rng.permutation(len(images))]
+    if classes is None:
+        return [images[i] for i in rng.permutation(len(images))]
+    by_class: dict[Any, list[str]] = {}
+    for image in images:
+        by_class.setdefault(classes.get(image), []).append(image)
+    keyed: list[tuple[float, float, str]] = []
+    for name in sorted(by_class, key=str):
+        members = by_class[name]
+        phase = rng.random()
+        keyed += [((i + phase) / len(members), rng.random(), members[j])
+                  for i, j in enumerate(rng.permutation(len(members)))]
+    return [image for _, _, image in sorted(keyed)]
 
 
 def batches(images: list[str], batch_size: int) -> list[list[str]]:

@@ -41,6 +41,8 @@ def _rasterise(polys: list[list[np.ndarray]], shape: tuple[int, int]) -> np.ndar
 class DetectionKind:
     """A detection project type; `masks` for instance segmentation."""
 
+    balanced_batches = False
+
     def __init__(self, name: str, masks: bool) -> None:
         self.name, self.masks = name, masks
         self.models = det_models.INSTANCE_SEGMENTATION_MODELS if masks else det_models.DETECTION_MODELS

@@ -28,7 +28,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import paddle
 
-from pdxsrv.engine import checkpoint, data as data_mod, prune, sensitivity
+from pdxsrv.engine import bn_stats, checkpoint, data as data_mod, prune, sensitivity
 from pdxsrv.engine.base import DataSpec, EngineError, Kind, Metric
 from pdxsrv.engine.kinds import input_shape, kind_of
 from pdxsrv.engine.schedule import epochs_of, optimizer, schedule
@@ -225,7 +225,8 @@ class Trainer:
 
     def _epoch(self) -> bool:
         """Run the steps of epoch `self.epoch` from `self.start_step`; False when stopped."""
-        order = data_mod.batches(data_mod.epoch_order(self.run.data.parts["train"], self.seed, self.epoch),
+        classes = self.run.data.file_info if self.kind.balanced_batches else None
+        order = data_mod.batches(data_mod.epoch_order(self.run.data.parts["train"], self.seed, self.epoch, classes),
                                  self.batch_size)
         last_report = 0.0
         for index, x, y in self.loader.iterate(order, train=True, seed=(self.seed, self.epoch), start=self.start_step,
@@ -272,6 +273,7 @@ class Trainer:
     def _evaluate_and_save(self) -> None:
         began = time.perf_counter()
         self.reporter.progress(**{**self.last_step, "phase": "evaluating"})
+        bn_stats.recompute(self.kind, self.model, self.loader, self.run.data.parts["train"], self.batch_size)
         summary = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size).summary()
         if not all(math.isfinite(v) for v in summary.values()):
             self.reporter.log(f"epoch {self.epoch}: the evaluation gave {summary} (the network's outputs are not "

@@ -1,0 +1,105 @@
+"""What makes small images and small datasets train: fitted strides, fresh batch-norm statistics, mixed batches.
+
+The divergence of issue 15 (MobileNetV2, 32x32 images, batch 4: NaN in epoch 2) came from the last
+stage's 1x1 maps, where batch norm divides by a variance taken over the batch alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import paddle
+import pytest
+
+from pdxsrv.engine import bn_stats, data
+from pdxsrv.engine.classification import ARCHITECTURES, KIND
+from pdxsrv.engine.strides import fit_strides
+
+
+def _last_map_side(network: paddle.nn.Layer, side: int) -> int:
+    """The smallest map any batch-norm layer normalises, for a side x side input."""
+    sides: list[int] = []
+    hooks = [layer.register_forward_post_hook(lambda _l, _i, out: sides.append(int(out.shape[2])))
+             for layer in network.sublayers() if isinstance(layer, (paddle.nn.BatchNorm, paddle.nn.BatchNorm2D))]
+    network.eval()
+    with paddle.no_grad():
+        network(paddle.zeros([1, 3, side, side]))
+    for hook in hooks:
+        hook.remove()
+    return min(sides)
+
+
+@pytest.mark.parametrize("model", ["MobileNetV1", "MobileNetV2", "MobileNetV3_small", "ResNet18", "ResNet50",
+                                   "ShuffleNetV2", "DenseNet121"])
+def test_small_inputs_keep_2x2_maps_with_the_same_weights(model: str) -> None:
+    import paddle.vision.models as models
+
+    plain = getattr(models, ARCHITECTURES[model])(num_classes=3)
+    assert _last_map_side(plain, 32) == 1
+    fitted = KIND.build_model(model, 3, 3, {"image_shape": [32, 32]})
+    assert _last_map_side(fitted, 32) == 2
+    assert {k: v.shape for k, v in fitted.state_dict().items()} == {k: v.shape for k, v in plain.state_dict().items()}
+    assert fitted(paddle.zeros([2, 3, 32, 32])).shape == [2, 3]
+    at_224 = KIND.build_model(model, 3, 3, {"image_shape": [224, 224]})
+    assert _last_map_side(at_224, 224) == 7, "large inputs keep the architecture as it is"
+
+
+def _first_gradient_norm(network: paddle.nn.Layer) -> float:
+    """The gradient norm of one cross-entropy step on 4 alike 32x32 images (grey noise)."""
+    paddle.seed(0)
+    rng = np.random.default_rng(0)
+    images = paddle.to_tensor(rng.normal(0.0, 0.2, (4, 3, 32, 32)).astype("float32"))
+    network.train()
+    loss = paddle.nn.functional.cross_entropy(network(images), paddle.to_tensor([0, 1, 2, 0]))
+    loss.backward()
+    return float(np.sqrt(sum(float((p.grad ** 2).sum()) for p in network.parameters() if p.grad is not None)))
+
+
+def test_the_divergence_of_mobilenetv2_at_32_px_comes_from_its_1x1_stage() -> None:
+    import paddle.vision.models as models
+
+    paddle.seed(0)
+    plain = models.mobilenet_v2(num_classes=3)
+    fitted = models.mobilenet_v2(num_classes=3)
+    fitted.set_state_dict(plain.state_dict())
+    assert fit_strides(fitted, (32, 32)) == 1
+    exploding, tame = _first_gradient_norm(plain), _first_gradient_norm(fitted)
+    assert exploding > 10 * tame, (exploding, tame)
+
+
+def test_batch_norm_statistics_are_the_mean_over_the_batches() -> None:
+    class Loader:
+        def __init__(self, batches: list[np.ndarray]) -> None:
+            self.batches = batches
+
+        def iterate(self, groups, train):  # noqa: ANN001 - the engine Loader's shape
+            for index, _ in enumerate(groups):
+                yield index, self.batches[index], None
+
+    class Kind:
+        @staticmethod
+        def infer(model, inputs):  # noqa: ANN001
+            return model(paddle.to_tensor(inputs))
+
+    network = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 1), paddle.nn.BatchNorm2D(4))
+    rng = np.random.default_rng(1)
+    batches = [rng.normal(i, 1.0 + i, (4, 3, 5, 5)).astype("float32") for i in range(3)]
+    assert bn_stats.recompute(Kind, network, Loader(batches), [f"{i}.png" for i in range(12)], 4) == 3
+    with paddle.no_grad():
+        conv = [network[0](paddle.to_tensor(b)).numpy() for b in batches]
+    expected = np.mean([c.mean(axis=(0, 2, 3)) for c in conv], axis=0)
+    assert np.allclose(network[1]._mean.numpy(), expected, atol=1e-5)
+    assert network[1]._momentum == 0.9, "the layer's own momentum is restored"
+
+
+def test_balanced_order_mixes_the_classes_in_every_batch_and_depends_only_on_seed_and_epoch() -> None:
+    classes = {f"{c}/{i}.png": c for c in "abc" for i in range(10)} | {f"d/{i}.png": "d" for i in range(30)}
+    images = sorted(classes)
+    order = data.epoch_order(images, 7, 2, classes)
+    assert sorted(order) == images and order == data.epoch_order(images, 7, 2, classes)
+    assert order != data.epoch_order(images, 7, 3, classes)
+    for start in range(0, len(order), 6):
+        batch = Counter(classes[i] for i in order[start:start + 6])
+        assert len(batch) >= 3 and batch["d"] in (2, 3, 4), batch  # d is half of the set
+    assert KIND.balanced_batches

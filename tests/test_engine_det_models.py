@@ -256,3 +256,23 @@ def test_picodet_builds_twice_in_one_process() -> None:
         with paddle.no_grad():
             out = model(det_models.eval_inputs([{"image": np.zeros((3, 160, 160), np.float32)}]))
         assert out["bbox"].shape[1] == 6
+
+
+def test_mask_rcnn_evaluates_a_batch_where_one_image_has_no_box(data: dict[str, list[dict[str, Any]]]) -> None:
+    from pdxsrv.engine.detection import INSTANCE_KIND
+
+    samples = data["instance"]
+    paddle.seed(0)
+    net = det_models.build("MaskRCNN", NUM_CLASSES, "ResNet18")
+    net.eval()
+    nms = net.bbox_post_process.nms
+    nms.score_threshold = 0.0
+    with paddle.no_grad():
+        best = [float(net(det_models.eval_inputs([s]))["bbox"].numpy()[:, 1].max()) for s in samples]
+    nms.score_threshold = (max(best) + min(best)) / 2  # one image keeps a box, the other none
+    with paddle.no_grad():
+        batch = net(det_models.eval_inputs(samples))  # paddledet pads the empty image with a row but no mask
+        assert len(batch["bbox"]) == 2 and batch["mask"].shape[0] == 1
+        found = INSTANCE_KIND.infer(net, samples)
+    assert sorted(len(f["bbox"]) for f in found) == [0, 1], "the padding row is not a detection"
+    assert all(len(f["mask"]) == len(f["bbox"]) for f in found)

@@ -97,14 +97,20 @@ class DetectionKind:
         return model(feed)["loss"]
 
     def infer(self, model: Any, inputs: list[dict[str, Any]]) -> list[dict[str, np.ndarray]]:
-        """Per image: `bbox` [N, 6] in original pixels (and `mask` [N, H, W])."""
+        """Per image: `bbox` [N, 6] in original pixels (and `mask` [N, H, W]). Masks are inferred an image at a time:
+        paddledet pads an image without a box with a row but no mask, so the masks of a batch where one image has
+        none no longer line up with the rows (wrong masks for later images; or paste_mask fails: "The value (4) of
+        the non-singleton dimension does not match ... (0)")."""
+        if self.masks and len(inputs) > 1:
+            return [found for one in inputs for found in self.infer(model, [one])]
         out = model(det_models.eval_inputs(inputs))
         boxes, counts = out["bbox"].numpy(), out["bbox_num"].numpy().reshape(-1)
         masks = out["mask"].numpy() if self.masks and "mask" in out else None
         per_image, start = [], 0
         for n in counts:
             rows = boxes[start:start + n]
-            real = rows[:, 0] >= 0  # paddledet pads an image without detections with a class -1 row
+            real = (rows[:, 0] >= 0) & (rows[:, 1] > 0)  # paddledet pads an image without detections with a row
+            # of class -1 (or 0 after the pir_nms shim) and score 0
             item = {"bbox": rows[real]}
             if masks is not None:
                 part = masks[start:start + n]

@@ -72,11 +72,15 @@ def test_a_task_needs_a_bound_dataset_and_copies_its_parents_params() -> None:
         c.create_task(s, "P0001", {})
     s = do(s, c.create_dataset, "a", "", "classification")
     s = do(s, c.set_attributes, "project", "P0001", {"did": "D0001"})
-    s = do(s, c.create_task, "P0001", {"model": "MobileNetV3_small", "epochs": 3})
+    recommended = {"num_epochs": 9, "batch_size": 4}
+    s = do(s, c.create_task, "P0001", {"model": "MobileNetV3_small", "num_epochs": 3}, recommended=recommended)
+    assert s.tasks["T0001"].params == {"model": "MobileNetV3_small", "num_epochs": 3, "batch_size": 4}
     s = do(s, c.create_task, "P0001", {"ignored": True}, parent_id="T0001")
     assert s.tasks["T0002"].params == s.tasks["T0001"].params and s.tasks["T0002"].parent_id == "T0001"
-    s = do(s, c.set_task_params, "T0001", {"epochs": 5})
-    assert s.tasks["T0001"].params == {"model": "MobileNetV3_small", "epochs": 5}
+    s = do(s, c.set_task_params, "T0001", {"num_epochs": "5"})
+    assert s.tasks["T0001"].params == {"model": "MobileNetV3_small", "num_epochs": 5, "batch_size": 4}
+    with pytest.raises(InvalidArgument, match="did you mean 'num_epochs'"):
+        c.set_task_params(s, "T0001", {"epochs": 5})
 
 
 def test_deleting_a_project_deletes_its_tasks() -> None:

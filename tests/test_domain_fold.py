@@ -23,7 +23,7 @@ from pdxsrv.store import Store, events_dir
 
 TYPES = ["classification", "detection"]  # few types, so that bindings often match
 names = st.text(min_size=1, max_size=6)
-params = st.dictionaries(st.sampled_from(["model", "backbone", "lr", "epochs", "with_fpn"]),
+params = st.dictionaries(st.sampled_from(["model", "backbone", "learning_rate", "num_epochs", "with_fpn"]),
                          st.integers(0, 9) | st.text(max_size=4) | st.booleans(), max_size=4)
 ops = st.lists(
     st.one_of(
@@ -93,8 +93,9 @@ def decide(state: Workspace, op: tuple) -> list:
 
 # Every generated sequence starts from a populated workspace, so that later operations have targets.
 SETUP = [("dataset", "d", "classification"), ("dataset", "d", "detection"), ("project", "p", "classification"),
-         ("project", "p", "detection"), ("bind", 0, 0), ("bind", 1, 1), ("task", 0, {"model": "YOLOv3"}),
-         ("task", 1, {"model": "FasterRCNN", "backbone": "B", "with_fpn": True}), ("model", 0, "m", True), ("model", 1, "m", False)]
+         ("project", "p", "detection"), ("bind", 0, 0), ("bind", 1, 1), ("task", 0, {"model": "MobileNetV2"}),
+         ("task", 1, {"model": "FasterRCNN", "backbone": "ResNet18", "with_fpn": True}), ("model", 0, "m", True),
+         ("model", 1, "m", False)]
 
 
 def run(operations: list[tuple]) -> tuple[list[Record], Workspace]:
@@ -157,10 +158,10 @@ def test_a_value_the_log_cannot_store_is_refused_and_changes_nothing(tmp_path) -
         await store.execute(c.set_attributes, "project", "P0001", {"did": "D0001"})
         before = store.state
         with pytest.raises(InvalidArgument) as info:
-            await store.execute(c.create_task, "P0001", {"epochs": 2**70})
+            await store.execute(c.create_task, "P0001", {"cpu_num": 2**70})  # an ignored key takes any value
         assert "cannot be stored" in info.value.message
         assert store.state is before and store.log.last_seq == before.seq
-        await store.execute(c.create_task, "P0001", {"epochs": 2})
+        await store.execute(c.create_task, "P0001", {"cpu_num": 2})
         assert list(store.state.tasks) == ["T0001"]
         await store.aclose()
 

@@ -21,7 +21,7 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
             "in": "query",
             "required": a.required,
             "description": a.doc or a.kind.name,
-            "schema": {**a.kind.schema, **({"enum": list(a.choices)} if a.choices else {})},
+            "schema": a.schema or {**a.kind.schema, **({"enum": list(a.choices)} if a.choices else {})},
         }
         for a in op.args
     ]
@@ -47,8 +47,8 @@ def _operation(path: str, method: str, op: Op) -> dict[str, Any]:
     }
 
 
-def document(routes: list[tuple[str, type, dict[str, Op]]]) -> dict[str, Any]:
-    """The OpenAPI document of `routes`."""
+def document(routes: list[tuple[str, type, dict[str, Op]]], schemas: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The OpenAPI document of `routes`, with the named `schemas` their arguments refer to."""
     return {
         "openapi": "3.1.0",
         "info": {"title": "pdxsrv — PaddleX RESTful API", "version": "0.1.0"},
@@ -56,6 +56,7 @@ def document(routes: list[tuple[str, type, dict[str, Op]]]) -> dict[str, Any]:
             path: {method.lower(): _operation(path, method, op) for method, op in ops.items()}
             for path, _, ops in routes
         },
+        "components": {"schemas": schemas or {}},
     }
 
 
@@ -63,6 +64,6 @@ class OpenAPIHandler(APIHandler):
     """GET the document."""
 
     async def get(self) -> None:
-        from pdxsrv.api.routes import ROUTES
+        from pdxsrv.api.routes import ROUTES, SCHEMAS
 
-        self.finish(document(ROUTES))
+        self.finish(document(ROUTES, SCHEMAS))

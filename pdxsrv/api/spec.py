@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from pdxsrv.domain.errors import DomainError
+from pdxsrv.domain.train_values import text_list
 
 
 class ArgumentError(DomainError):
@@ -70,18 +71,13 @@ def _bool(value: Any) -> bool:
 
 def _list_of(item: Callable[[Any], Any], what: str) -> Callable[[Any], list[Any]]:
     def coerce(value: Any) -> list[Any]:
-        if isinstance(value, str):
-            text = value.strip()
-            if text.startswith("["):
-                try:
-                    value = json.loads(text)
-                except ValueError:
-                    raise ValueError(f"a list of {what}") from None
-            else:
-                value = [v.strip() for v in text.split(",") if v.strip()]
-        elif not isinstance(value, list):
-            value = [value]
         try:
+            if isinstance(value, str):
+                value = text_list(value)
+                if not isinstance(value, list):  # JSON text of something else
+                    raise ValueError(what)
+            elif not isinstance(value, list):
+                value = [value]
             return [item(v) for v in value]
         except ValueError:
             raise ValueError(f"a list of {what}") from None
@@ -133,6 +129,7 @@ class Arg:
     choices: tuple[Any, ...] = ()
     doc: str = ""
     default: Any = None
+    schema: dict[str, Any] | None = None  # documents the argument instead of its kind's schema (OpenAPI)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from pdxsrv.domain import events as ev
-from pdxsrv.domain import model_records
+from pdxsrv.domain import model_records, train_schema
 from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, ACTIVE_TASK_STATUSES, DatasetStatus, ProjectType, TaskStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument, NotFound
 from pdxsrv.domain.ids import DATASET, EXPORTED_MODEL, PRETRAINED_MODEL, PROJECT, TASK, format_id
-from pdxsrv.domain.params import check_model
 from pdxsrv.domain.queries import active_jobs, projects_using, tasks_of
 from pdxsrv.domain.state import Dataset, Project, Task, Workspace
 
@@ -140,9 +139,12 @@ def _check_idle(state: Workspace, task: Task, what: str) -> None:
 
 
 def create_task(
-    state: Workspace, pid: str, params: Mapping[str, Any], desc: str = "", parent_id: str = ""
+    state: Workspace, pid: str, params: Mapping[str, Any], desc: str = "", parent_id: str = "",
+    recommended: Mapping[str, Any] | None = None,
 ) -> list[Any]:
-    """POST /project/task: the project must be bound to an existing dataset."""
+    """POST /project/task: the project must be bound to an existing dataset; `params` complete `recommended`
+    (GET /project/task/params {pid}, computed by the handler) and are checked; a pruning task (`parent_id`)
+    takes its parent's parameters."""
     project = get_project(state, pid)
     if not project.did:
         raise Conflict(
@@ -154,11 +156,10 @@ def create_task(
         parent = get_task(state, parent_id)
         if parent.pid != pid:
             raise InvalidArgument(f"parent_id {parent_id!r} is a task of project {parent.pid}, not of {pid}")
-        params = parent.params
-    if not isinstance(params, Mapping):
-        raise InvalidArgument(f"train must be a JSON object of training parameters, got {type(params).__name__}")
-    params = check_model(project.type, params)
-    return [ev.TaskCreated(format_id(TASK, state.counters.task + 1), pid, desc, dict(params), parent_id)]
+        params = dict(parent.params)
+    else:
+        params = train_schema.complete(project.type, params, recommended or {})
+    return [ev.TaskCreated(format_id(TASK, state.counters.task + 1), pid, desc, params, parent_id)]
 
 
 def delete_task(state: Workspace, tid: str) -> list[Any]:
@@ -168,13 +169,12 @@ def delete_task(state: Workspace, tid: str) -> list[Any]:
 
 
 def set_task_params(state: Workspace, tid: str, params: Mapping[str, Any]) -> list[Any]:
-    """POST /project/task/params: only before the task first trains."""
+    """POST /project/task/params: only before the task first trains; the given keys are merged into the stored
+    ones and the whole is checked."""
     task = get_task(state, tid)
     if task.status != TaskStatus.XINIT:
         raise Conflict(f"task {tid} is {task.status.name}; parameters can be set only before it first trains")
-    if not isinstance(params, Mapping):
-        raise InvalidArgument(f"train must be a JSON object of training parameters, got {type(params).__name__}")
-    merged = check_model(get_project(state, task.pid).type, {**task.params, **params})
+    merged = train_schema.merge(get_project(state, task.pid).type, task.params, params)
     return [ev.TaskParamsSet(tid, merged)]
 
 

@@ -18,13 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from pdxsrv.domain import commands
+from pdxsrv.domain import commands, train_schema
 from pdxsrv.domain import events as ev
 from pdxsrv.domain.enums import ACTIVE_DATASET_STATUSES, DownloadStatus, ProjectType
 from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.ids import TASK, format_id
 from pdxsrv.domain.jobs import ACTIVE, job_outcome
-from pdxsrv.domain.params import check_model
 from pdxsrv.domain.queries import active_jobs, projects_using
 from pdxsrv.domain.state import Workspace
 
@@ -149,7 +148,7 @@ def load(state: Workspace, prj_type: str, dataset_info: Mapping[str, Any], proje
     (project,) = commands.create_project(state, str(project_info["name"]), str(project_info.get("desc") or ""),
                                          prj_type)
     try:
-        checked = check_model(prj_type, params)
+        checked = train_schema.trainable(prj_type, params)  # unknown keys dropped, as the original's loader did
     except InvalidArgument as exc:
         raise InvalidArgument(f"the demo's train_params cannot be used: {exc.message}") from None
     tid = format_id(TASK, state.counters.task + 1)

@@ -17,6 +17,7 @@ from pdxsrv.api.routes import make_routes
 from pdxsrv.boards import Boards
 from pdxsrv.store import DEFAULT_SNAPSHOT_EVERY, Store
 from pdxsrv.supervision import Supervision
+from pdxsrv.weights import WeightsConfig
 from supervisor.client import SupervisorError, SupervisorUnavailable
 
 log = logging.getLogger("pdxsrv")
@@ -42,8 +43,9 @@ async def serve(
     honest_status: bool = False,
     supervise: bool = True,
     demo_mirror: str | None = None,
+    weights: WeightsConfig | None = None,
 ) -> None:
-    """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it."""
+    """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it (`weights`: default cache, online)."""
     store = Store(workspace, snapshot_every=snapshot_every)
     if store.log.recovered is not None:
         log.warning("the event log ended with a torn frame (a crash during a write); it was truncated")
@@ -59,7 +61,8 @@ async def serve(
             raise OSError(f"cannot reach or start the job supervisor at {supervision.endpoint}: {exc}") from None
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
     boards = Boards(host)  # on the serve host: reachable wherever pdxsrv is
-    ctx = Context(store, roots, token, honest_status, supervision, boards, demo_mirror or None)
+    ctx = Context(store, roots, token, honest_status, supervision, boards, demo_mirror or None,
+                  weights or WeightsConfig())
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
     try:
         sockets = tornado.netutil.bind_sockets(port, address=host)

@@ -3,20 +3,16 @@ type; a mirror on 127.0.0.1 (fetch, resume, checksum mismatch, unreachable), can
 
 from __future__ import annotations
 
-import hashlib
-import http.server
 import io
 import json
 import os
 import signal
 import tarfile
-import threading
-import time
 from typing import Any, Iterator
 
 import pytest
 
-from pdxsrv import system
+from pdxsrv import download, system
 from pdxsrv.client import ApiError, Client
 from pdxsrv.datasets.archive import UnsafeArchive, extract
 from eventlog import Record
@@ -30,10 +26,10 @@ from pdxsrv.domain.events import to_log_event
 from pdxsrv.domain.jobs import job_name, job_seen
 from pdxsrv.domain.state import EMPTY, Workspace
 from pdxsrv.domain.enums import DatasetStatus, DownloadStatus, ProjectType, TaskStatus
-from pdxsrv.jobs import mirror as mirrors
 from pdxsrv.supervision import endpoint_for
 from supervisor.client import Client as SupervisorClient
 from tests.conftest import Server, free_port
+from tests.http_mirror import HttpMirror
 from tests.supervisor_support import wait_for
 from tests.training_support import wait_evaluated, wait_trained
 
@@ -133,50 +129,6 @@ def test_bad_requests(server: Server) -> None:
 # -- a mirror on 127.0.0.1 -------------------------------------------------------------------------
 
 
-class Mirror(http.server.ThreadingHTTPServer):
-    """Serves `files` (name -> bytes), honouring Range; records the Range header of each archive request."""
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), MirrorHandler)
-        self.files: dict[str, bytes] = {}
-        self.ranges: list[str | None] = []
-        self.slow: float = 0.0  # seconds to sleep per 64 KiB sent (to catch a download in flight)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/demos"
-
-
-class MirrorHandler(http.server.BaseHTTPRequestHandler):
-    """GET /demos/<name>."""
-
-    server: Mirror
-
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-        name = self.path.rsplit("/", 1)[-1]
-        body = self.server.files.get(name)
-        if body is None or not self.path.startswith("/demos/"):
-            self.send_error(404)
-            return
-        start = 0
-        if not name.endswith(".sha256"):
-            self.server.ranges.append(self.headers.get("Range"))
-            if self.headers.get("Range"):
-                start = int(self.headers["Range"].split("=")[1].split("-")[0])
-        self.send_response(206 if start else 200)
-        if start:
-            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-        self.send_header("Content-Length", str(len(body) - start))
-        self.end_headers()
-        for at in range(start, len(body), 1 << 16):
-            self.wfile.write(body[at:at + (1 << 16)])
-            if self.server.slow:
-                time.sleep(self.server.slow)
-
-    def log_message(self, *args: Any) -> None:
-        """Quiet."""
-
-
 def archive_of(prj_type: str, name: str, work: str) -> bytes:
     """A .tar.gz holding `<name>/` with the type's generated demo and `<name>_params.json`, as a mirror has it."""
     folder = os.path.join(work, f"{prj_type}-{name}", name)
@@ -193,24 +145,15 @@ def archive_of(prj_type: str, name: str, work: str) -> bytes:
     return buffer.getvalue()
 
 
-def publish(mirror: Mirror, archive: str, body: bytes, digest: str | None = None) -> None:
-    """Serve `archive` and its `.sha256` (sha256sum's format)."""
-    mirror.files[archive] = body
-    mirror.files[archive + ".sha256"] = f"{digest or hashlib.sha256(body).hexdigest()}  {archive}\n".encode()
-
-
 @pytest.fixture(scope="module")
-def mirror() -> Iterator[Mirror]:
-    srv = Mirror()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
+def mirror() -> Iterator[HttpMirror]:
+    srv = HttpMirror("demos")
     yield srv
-    srv.shutdown()
-    srv.server_close()
+    srv.close()
 
 
 @pytest.fixture(scope="module")
-def mirrored(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror) -> Iterator[Server]:
+def mirrored(tmp_path_factory: pytest.TempPathFactory, mirror: HttpMirror) -> Iterator[Server]:
     srv = Server(str(tmp_path_factory.mktemp("mirrored") / "ws"), "--demo-mirror", mirror.url, supervise=True)
     try:
         yield srv
@@ -219,15 +162,15 @@ def mirrored(tmp_path_factory: pytest.TempPathFactory, mirror: Mirror) -> Iterat
         srv.shutdown_supervisor()
 
 
-def test_mirror_fetch_and_resume(mirrored: Server, mirror: Mirror, tmp_path: Any) -> None:
+def test_mirror_fetch_and_resume(mirrored: Server, mirror: HttpMirror, tmp_path: Any) -> None:
     c = Client(mirrored.url)
     body = archive_of("classification", "vegetables_cls", str(tmp_path))
-    publish(mirror, "vegetables_cls.tar.gz", body)
+    mirror.publish("vegetables_cls.tar.gz", body)
     folder = os.path.join(mirrored.workspace, "demo_datasets", "classification")
     os.makedirs(folder)
     with open(os.path.join(folder, "vegetables_cls.tar.gz.part"), "wb") as f:  # an earlier download broke off
         f.write(body[: len(body) // 2])
-    mirror.ranges.clear()
+    mirror.requests.clear()
     c.demo("download", 0)
     attr = wait_prepared(c, 0)
     assert attr["status"] == DONE and "fetched vegetables_cls.tar.gz from" in attr["message"], attr
@@ -240,10 +183,11 @@ def test_mirror_fetch_and_resume(mirrored: Server, mirror: Mirror, tmp_path: Any
     assert c.project(loaded["pid"])["attr"]["name"] == "mirrored vegetables_cls project"
 
 
-def test_mirror_checksum_mismatch_fails_and_loads_nothing(mirrored: Server, mirror: Mirror, tmp_path: Any) -> None:
+def test_mirror_checksum_mismatch_fails_and_loads_nothing(mirrored: Server, mirror: HttpMirror,
+                                                          tmp_path: Any) -> None:
     c = Client(mirrored.url)
     body = archive_of("segmentation", "optic_disc_seg", str(tmp_path))
-    publish(mirror, "optic_disc_seg.tar.gz", body, digest="0" * 64)
+    mirror.publish("optic_disc_seg.tar.gz", body, digest="0" * 64)
     c.demo("download", "segmentation")
     attr = wait_prepared(c, "segmentation")
     assert attr["status"] == FAILED, attr
@@ -255,7 +199,7 @@ def test_mirror_checksum_mismatch_fails_and_loads_nothing(mirrored: Server, mirr
     assert not [d for d in c.datasets()["datasets"] if d["attr"]["type"] == "segmentation"]
 
 
-def test_unreachable_mirror_falls_back_to_generating(mirrored: Server, mirror: Mirror) -> None:
+def test_unreachable_mirror_falls_back_to_generating(mirrored: Server, mirror: HttpMirror) -> None:
     c = Client(mirrored.url)
     mirror.files.pop("insect_det.tar.gz", None)  # this mirror has no detection demo: 404
     c.demo("download", 1)
@@ -266,11 +210,11 @@ def test_unreachable_mirror_falls_back_to_generating(mirrored: Server, mirror: M
     assert os.path.isdir(os.path.join(mirrored.workspace, "demo_datasets", "detection", RECIPES["detection"].name))
 
 
-def test_an_archive_that_would_write_outside_fails(mirrored: Server, mirror: Mirror, tmp_path: Any) -> None:
+def test_an_archive_that_would_write_outside_fails(mirrored: Server, mirror: HttpMirror, tmp_path: Any) -> None:
     c = Client(mirrored.url)
     path = _tar(str(tmp_path / "evil.tar.gz"), [_member("xiaoduxiong_ins_det/a.txt"), _member("../../../evil.txt")])
     with open(path, "rb") as f:
-        publish(mirror, "xiaoduxiong_ins_det.tar.gz", f.read())
+        mirror.publish("xiaoduxiong_ins_det.tar.gz", f.read())
     c.demo("download", 3)
     attr = wait_prepared(c, 3)
     assert attr["status"] == FAILED and "cannot be used: member '../../../evil.txt' contains '..'" in attr["message"]
@@ -279,10 +223,10 @@ def test_an_archive_that_would_write_outside_fails(mirrored: Server, mirror: Mir
     assert not os.path.exists(os.path.join(mirrored.workspace, "evil.txt"))
 
 
-def test_cancel_or_kill_a_running_preparation_then_resume(mirrored: Server, mirror: Mirror, tmp_path: Any) -> None:
+def test_cancel_or_kill_a_running_preparation_then_resume(mirrored: Server, mirror: HttpMirror, tmp_path: Any) -> None:
     c = Client(mirrored.url)
     body = archive_of("remote_segmentation", "remote_sensing_seg", str(tmp_path))
-    publish(mirror, "remote_sensing_seg.tar.gz", body)
+    mirror.publish("remote_sensing_seg.tar.gz", body)
     mirror.slow = 0.5
     try:
         c.demo("download", 4)
@@ -302,7 +246,7 @@ def test_cancel_or_kill_a_running_preparation_then_resume(mirrored: Server, mirr
     # kill -9 the next one: it reads as failed, and the one after resumes what both fetched
     part = os.path.join(folder, "remote_sensing_seg.tar.gz.part")
     had = os.path.getsize(part)
-    mirror.slow, mirror.ranges[:] = 0.5, []
+    mirror.slow, mirror.requests[:] = 0.5, []
     try:
         c.demo("download", "remote_segmentation")
         wait_for(lambda: c.demo_status(4)["attr"]["progress"] > 0, timeout=60, what="the download to go on")
@@ -322,8 +266,9 @@ def test_cancel_or_kill_a_running_preparation_then_resume(mirrored: Server, mirr
 
 def test_a_mirror_that_refuses_connections_is_unavailable(tmp_path: Any) -> None:
     url = f"http://127.0.0.1:{free_port()}/demos"
-    with pytest.raises(mirrors.Unavailable, match="cannot be reached"):
-        mirrors.fetch(url, "insect_det.tar.gz", str(tmp_path), lambda done, total: None, timeout=2)
+    with pytest.raises(download.Unavailable, match="cannot be reached"):
+        download.download(download.join(url, "insect_det.tar.gz"), str(tmp_path), "insect_det.tar.gz", timeout=2,
+                          sidecar="required")
     assert os.listdir(tmp_path) == []
 
 

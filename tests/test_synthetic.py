@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from pdxsrv import demo_cmd
+from pdxsrv.cli import demo as demo_cmd
 from pdxsrv.datasets.synthetic import FORMATS, make
 
 N = 12

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
@@ -22,6 +22,7 @@ from pdxsrv.api.spec import Op, parse
 from pdxsrv.domain.errors import Conflict, DomainError, NotFound
 from pdxsrv.paths import PathRefused
 from pdxsrv.store import Store
+from pdxsrv.weights import WeightsConfig
 
 log = logging.getLogger("pdxsrv.api")
 
@@ -46,6 +47,7 @@ class Context:
     supervision: Any = None  # pdxsrv.supervision.Supervision, or None with --no-supervisor
     boards: Any = None  # pdxsrv.boards.Boards: the tasks' VisualDL servers
     demo_mirror: str | None = None  # base URL the demo archives are fetched from (None: generate them)
+    weights: WeightsConfig = field(default_factory=WeightsConfig)  # the pretrained-weights cache, mirror, offline
 
 
 def _refuse_constant(name: str) -> None:

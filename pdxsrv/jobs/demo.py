@@ -1,12 +1,12 @@
 """The demo preparation job: fetch a type's demo archive from the mirror, or build the demo from the generators.
 
 Parameters (`job.json`): `{"prj_type", "archive", "folder": <workspace>/demo_datasets/<type>, "mirror": URL|null}`.
-With a mirror the archive is fetched (`pdxsrv.jobs.mirror`: resumable, SHA-256 verified), extracted safely
-(`pdxsrv.datasets.archive`) and must hold `<name>/<name>_params.json` (`<name>` = the archive's name without
-`.tar.gz`). Without one, or when the mirror cannot serve the archive at all, the type's recipe is generated
-(`pdxsrv.datasets.demo_data`). Either way the dataset is checked by its type's reader, built in
-`<folder>/.incoming/` and only then moved to `<folder>/<name>/`, replacing an older copy; a stopped or failed
-job leaves no half demo (a partial download stays, for the next one to resume).
+With a mirror the archive is fetched (`pdxsrv.download`: resumable, checked against the mirror's
+`<archive>.sha256`), extracted safely (`pdxsrv.datasets.archive`) and must hold `<name>/<name>_params.json`
+(`<name>` = the archive's name without `.tar.gz`). Without one, or when the mirror cannot serve the archive at
+all, the type's recipe is generated (`pdxsrv.datasets.demo_data`). Either way the dataset is checked by its type's
+reader, built in `<folder>/.incoming/` and only then moved to `<folder>/<name>/`, replacing an older copy; a
+stopped or failed job leaves no half demo (a partial download stays, for the next one to resume).
 Reports: see `pdxsrv.domain.demos` (progress phases, the `done` record).
 """
 
@@ -19,11 +19,11 @@ import time
 from types import FrameType
 from typing import Any
 
+from pdxsrv import download
 from pdxsrv.datasets import archive as archives
 from pdxsrv.datasets.demo_data import RECIPES, DemoFileError, build, read_params
 from pdxsrv.datasets.readers import READERS
 from pdxsrv.datasets.scan import DatasetError
-from pdxsrv.jobs import mirror as mirrors
 from supervisor import report
 
 STAGING = ".incoming"
@@ -64,7 +64,9 @@ def _progress(phase: str, message: str) -> Any:
 def _from_mirror(params: dict[str, Any], staging: str) -> str:
     """Fetch, verify and extract the archive into `staging`; return the demo's name."""
     url, archive, folder = params["mirror"], params["archive"], params["folder"]
-    path = mirrors.fetch(url, archive, folder, _progress("downloading", f"downloading {archive} from {url}"))
+    path = download.download(download.join(url, archive), folder, archive,
+                             _progress("downloading", f"downloading {archive} from {url}"), sidecar="required",
+                             label="archive").path
     report.progress(phase="extracting", done=0, total=1, message=f"extracting {archive}")
     try:
         archives.extract(path, staging, _progress("extracting", f"extracting {archive}"))
@@ -116,12 +118,12 @@ def prepare(params: dict[str, Any], staging: str) -> dict[str, Any]:
         try:
             name, source = _from_mirror(params, staging), "mirror"
             note = f"fetched {params['archive']} from {params['mirror']}"
-        except mirrors.Unavailable as exc:
+        except download.Unavailable as exc:
             note = f"built from the generators: the mirror could not serve {params['archive']} ({exc})"
             report.log(note, "warning")
             shutil.rmtree(staging, ignore_errors=True)
             os.makedirs(staging)
-        except mirrors.MirrorError as exc:
+        except download.DownloadError as exc:
             raise Failed(str(exc)) from None
     if not name:
         name = _generated(prj_type, staging)

@@ -1,0 +1,49 @@
+"""The `pdxsrv` command: `serve`, `supervisor`, `demo`, `events` and `weights`, one module per command group."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from eventlog import CorruptLog
+from pdxsrv.cli import demo, events, serve, supervisor, weights
+from pdxsrv.domain.events import UnknownEvent
+from pdxsrv.store import WorkspaceLocked
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pdxsrv", description="Build computer-vision models over HTTP.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve.add_arguments(sub.add_parser("serve", help="serve a workspace over HTTP (the PaddleX RESTful API)"))
+    groups = (
+        (supervisor, "supervisor", "the workspace's job supervisor"),
+        (demo, "demo", "demo data: generate small, learnable datasets of every type"),
+        (events, "events", "audit, verify, repair and replay a workspace's event log"),
+        (weights, "weights", "pretrained weights: list the table and the cache, download ahead of time"),
+    )
+    for module, name, text in groups:
+        group = sub.add_parser(name, help=text)
+        module.add_commands(group.add_subparsers(dest=f"{name}_command", required=True))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "WARNING"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return args.handler(args)
+    except WorkspaceLocked as exc:
+        print(f"pdxsrv: {exc}", file=sys.stderr)
+        return 2
+    except (CorruptLog, UnknownEvent) as exc:
+        print(f"pdxsrv: {exc}", file=sys.stderr)
+        return 3
+    except OSError as exc:
+        print(f"pdxsrv: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,30 @@
+"""Options shared by several command groups: http(s) URLs and the weights cache."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def http_url(value: str) -> str:
+    """An http(s) base URL (--demo-mirror, --weights-mirror)."""
+    if not value.startswith(("http://", "https://")):
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+def add_weights_dir(parser: argparse._ActionsContainer) -> None:
+    """--weights-dir DIR."""
+    parser.add_argument(
+        "--weights-dir", default=None, metavar="DIR",
+        help="the machine's pretrained-weights cache (default $XDG_CACHE_HOME/pdxsrv/weights, else "
+             "~/.cache/pdxsrv/weights)",
+    )
+
+
+def add_weights_mirror(parser: argparse._ActionsContainer) -> None:
+    """--weights-mirror URL."""
+    parser.add_argument(
+        "--weights-mirror", default=None, metavar="URL", type=http_url,
+        help="download pretrained weights from URL/<file> (`pdxsrv weights list` names each file; checked against "
+             "PaddlePaddle's md5 where published, else URL/<file>.sha256 when served) instead of the official URLs",
+    )

@@ -1,4 +1,4 @@
-"""Recommended training parameters follow the original's formulas (spec §6.2) without its crashes."""
+"""The fine-tuning recipe follows the original's formulas (spec §6.2) without its crashes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 import pytest
 
 from pdxsrv.domain.errors import InvalidArgument
-from pdxsrv.domain.params import DEFAULT_MODEL, MODELS, family_of, recommended_params
+from pdxsrv.domain.fine_tune import family_of, fine_tune_params as recommended_params
+from pdxsrv.domain.params import DEFAULT_MODEL, MODELS
 
 COMMON_KEYS = {
     "model", "cpu_num", "cuda_visible_devices", "batch_size", "learning_rate", "image_shape",
@@ -122,15 +123,3 @@ def test_cpu_batch_size_follows_the_cores_and_the_free_memory() -> None:
     assert recommended_params("classification", "MobileNetV2", [], [], 10000, 5, cpu=(2, 1000))["batch_size"] == 1
     unet = recommended_params("segmentation", "UNet", [], [], 10000, 3, cpu=(32, 64000))
     assert unet["batch_size"] == 4  # the family's cap
-
-
-def test_detection_backbones_are_checked_and_na_means_the_default() -> None:
-    from pdxsrv.domain.errors import InvalidArgument
-    from pdxsrv.domain.params import check_model
-
-    assert check_model("detection", {"model": "YOLOv3", "backbone": "NA"})["backbone"] == "NA"
-    assert check_model("detection", {"model": "FasterRCNN", "backbone": "ResNet18"})["model"] == "FasterRCNN"
-    with pytest.raises(InvalidArgument, match="supported backbones: MobileNetV1, MobileNetV3, DarkNet53, ResNet34"):
-        check_model("detection", {"model": "YOLOv3", "backbone": "ResNet50_vd_dcn"})
-    with pytest.raises(InvalidArgument, match="supported models"):
-        check_model("detection", {"model": "PPYOLOv2"})

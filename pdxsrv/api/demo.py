@@ -12,13 +12,14 @@ from typing import Any
 from pdxsrv import files
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import NotAvailable
-from pdxsrv.api.tasks import machine_facts, local_weights
+from pdxsrv.api.recommend import machine_facts
 from pdxsrv.datasets.demo_data import DemoFileError, params_path, read_params
 from pdxsrv.domain import commands, demos
 from pdxsrv.domain.enums import DownloadStatus
 from pdxsrv.domain.errors import Conflict, DomainError, InvalidArgument
 from pdxsrv.domain.jobs import ACTIVE
-from pdxsrv.domain.params import choose_model, recommended_params
+from pdxsrv.domain.params import choose_model
+from pdxsrv.domain.recipes import Facts, recommend
 from pdxsrv.domain.queries import active_jobs
 from pdxsrv.supervision import Supervision
 from supervisor.client import SupervisorError, SupervisorUnavailable
@@ -39,17 +40,19 @@ def demo_folder(root: str, prj_type: str) -> str:
     return os.path.join(root, "demo_datasets", prj_type)
 
 
-def task_params(root: str, prj_type: str, train_params: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
-    """The recommended parameters for this machine, overridden by the demo's (device keys excepted)."""
+def task_params(prj_type: str, train_params: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
+    """The from-scratch recommendation for this machine (the demos' values are tuned from scratch), overridden by
+    the demo's own (device keys excepted)."""
     try:
         model = choose_model(prj_type, train_params.get("model"))
     except InvalidArgument as exc:
         raise InvalidArgument(f"the demo's train_params cannot be used: {exc.message}") from None
     gpu_list, free_mb, cpu = machine_facts(None)
-    base = recommended_params(prj_type, model, gpu_list, free_mb, int(counts.get("train_num") or 2),
-                              int(counts.get("num_classes") or 1), cpu)
-    own = {k: v for k, v in train_params.items() if k not in DEVICE_KEYS}
-    return local_weights(root, {**base, **own})
+    num_train = int(counts.get("train_num") or 2)
+    facts = Facts(gpu_list, free_mb, cpu, num_train, int(counts.get("val_num") or num_train),
+                  int(counts.get("num_classes") or 1))
+    base = recommend(prj_type, model, facts, lambda params: False)["train"]
+    return {**base, **{k: v for k, v in train_params.items() if k not in DEVICE_KEYS}}
 
 
 class DemoHandler(APIHandler):
@@ -101,7 +104,7 @@ class DemoHandler(APIHandler):
         except DemoFileError as exc:
             raise Conflict(f"the prepared {prj_type} demo cannot be loaded: {exc}") from None
         dataset_info, project_info = doc["dataset_info"], doc["project_info"]
-        params = await loop.run_in_executor(None, task_params, self.store.root, prj_type, doc["train_params"],
+        params = await loop.run_in_executor(None, task_params, prj_type, doc["train_params"],
                                             prep.result)
         supervision = self.supervision()
         taken = demos.name_taken(self.store.state, dataset_info["name"], project_info["name"])

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from typing import Any
 
-from pdxsrv import files, system
+from pdxsrv import files
 from pdxsrv.api.base import APIHandler
+from pdxsrv.api.recommend import recommendation
 from pdxsrv.api.render import task_row
-from pdxsrv.domain import commands
-from pdxsrv.domain.enums import DatasetStatus
-from pdxsrv.domain.errors import Conflict, InvalidArgument
-from pdxsrv.domain.params import choose_model, recommended_params
+from pdxsrv.domain import commands, train_schema
+from pdxsrv.domain.errors import InvalidArgument
 from pdxsrv.domain.queries import in_order, tasks_of
 
 
@@ -41,9 +38,15 @@ class TaskHandler(APIHandler):
         self.ok(tasks=[task_row(root, t, state) for t in tasks])
 
     async def post(self) -> None:
-        a = self.args
+        a, state = self.args, await self.store.durable_state()
+        train, project = a["train"] or {}, state.projects.get(a["pid"])
+        recommended = None
+        if not a["parent_id"] and project is not None and project.did in state.datasets:
+            model = train_schema.model_named(project.type, train.get("model"))
+            recommended = (await recommendation(state, project, model, None, self.ctx.weights,
+                                                unsplit_ok=True))["train"]
         (record,) = await self.store.execute(
-            commands.create_task, a["pid"], a["train"] or {}, a["desc"], a["parent_id"] or ""
+            commands.create_task, a["pid"], train, a["desc"], a["parent_id"] or "", recommended
         )
         self.ok(tid=record.data["id"])  # its directory is made by its first job
 
@@ -66,48 +69,21 @@ def whole_number(value: Any) -> int | None:
     return int(number) if number.is_integer() else None
 
 
-def machine_facts(gpu_list: list[int] | None) -> tuple[list[int], list[int], tuple[int, int]]:
-    """The GPUs to recommend for (default: GPU 0 if there is one, else the CPU), their free MB, and the CPU's
-    (cores, free MB of RAM), read now."""
-    if gpu_list is None:
-        gpu_list = [0] if system.gpu_memory() else []
-    return gpu_list, system.gpu_free_mb(gpu_list), system.cpu_capacity()
-
-
-def local_weights(root: str, params: dict[str, Any]) -> dict[str, Any]:
-    """Recommended parameters whose `pretrain_weights` keyword (IMAGENET...) is kept only when its weights are
-    at `<workspace>/pretrain/<model>_<KEYWORD>.pdparams`: pdxsrv never downloads, so otherwise from scratch."""
-    keyword = params.get("pretrain_weights")
-    if isinstance(keyword, str) and not os.path.isfile(
-        os.path.join(root, "pretrain", f"{params['model']}_{keyword.upper()}.pdparams")
-    ):
-        return {**params, "pretrain_weights": None}
-    return params
-
-
 class TaskParamsHandler(APIHandler):
-    """GET a task's parameters, or a project's recommended ones; POST a task's parameters (before training)."""
+    """GET a task's parameters (what it trains with), or a project's recommended ones; POST a task's parameters
+    (before training)."""
 
     async def get(self) -> None:
         state = await self.store.durable_state()
         if self.args["tid"] is not None:
-            self.ok(train=commands.get_task(state, self.args["tid"]).params)
+            task = commands.get_task(state, self.args["tid"])
+            self.ok(train=train_schema.effective(commands.get_project(state, task.pid).type, task.params))
             return
         if self.args["pid"] is None:
             raise InvalidArgument("give tid (a task's parameters) or pid (a project's recommended ones)")
         project = commands.get_project(state, self.args["pid"])
-        model = choose_model(project.type, self.args["model_type"])
-        gpu_list, free_mb, cpu = await asyncio.get_running_loop().run_in_executor(None, machine_facts, self.args["gpu_list"])
-        if not project.did:
-            raise Conflict(f"project {project.id} has no dataset; bind one with PUT /workspace first")
-        dataset = commands.get_dataset(state, project.did)
-        if dataset.status != DatasetStatus.XSPLITED:
-            raise Conflict(
-                f"dataset {dataset.id} of project {project.id} is not split (status {dataset.status.name}); the "
-                "recommended parameters depend on its training set and classes: import and split it first"
-            )
-        params = recommended_params(project.type, model, gpu_list, free_mb, dataset.train_num, dataset.num_classes, cpu)
-        self.ok(train=local_weights(self.store.root, params))
+        self.ok(**await recommendation(state, project, self.args["model_type"], self.args["gpu_list"],
+                                       self.ctx.weights))
 
     async def post(self) -> None:
         await self.store.execute(commands.set_task_params, self.args["tid"], self.args["train"])

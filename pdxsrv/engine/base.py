@@ -66,6 +66,7 @@ class Kind(Protocol):
     name: str
     models: tuple[str, ...]
     balanced_batches: bool  # batches mix the classes in their shares (image -> class in DataSpec.file_info)
+    fresh_bn_stats: bool  # batch-norm statistics are recomputed before each evaluation (pdxsrv.engine.bn_stats)
 
     def build_model(self, model: str, num_classes: int, in_channels: int, params: dict[str, Any]) -> Any:
         """A paddle.nn.Layer for `model` (EngineError if it is not one of `models`)."""
@@ -98,6 +99,7 @@ class Stacked:
     """`collate`, `train_loss` and `infer` of a type whose samples are one image array and one label array."""
 
     balanced_batches = False
+    fresh_bn_stats = True
 
     def collate(self, samples: Sequence[tuple[np.ndarray, Any]]) -> tuple[np.ndarray, np.ndarray]:
         """Images and labels, each stacked."""

@@ -7,7 +7,7 @@ read 0.92-1.0 (issue 15). So before each evaluation during training the statisti
 again: the network in eval mode except its batch-norm layers, one pass without gradients over up to
 MAX_IMAGES training images with the evaluation transforms, each layer's statistics the plain average
 over those batches. Nothing else changes; the checkpoint saved after the evaluation keeps them, so
-prediction and export use them too.
+prediction and export use them too. The loop does it for the kinds that ask (`Kind.fresh_bn_stats`).
 """
 
 from __future__ import annotations

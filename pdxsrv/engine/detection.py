@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 
 from pdxsrv.datasets.visualize import PALETTE
+from pdxsrv.domain.params import MIN_SIDE
 from pdxsrv.engine import augment, det_data, det_models
 from pdxsrv.engine.base import DataSpec, EngineError, Prediction
 from pdxsrv.engine.det_metric import DetectionMetric, InstanceMetric
 
 DEFAULT_SCORE = 0.5
-PICODET_MIN_SIDE = 160
 
 
 def _sample_dict(image: np.ndarray, target: dict[str, Any]) -> dict[str, Any]:
@@ -42,6 +42,7 @@ class DetectionKind:
     """A detection project type; `masks` for instance segmentation."""
 
     balanced_batches = False
+    fresh_bn_stats = False  # the pass would run NMS (and paste masks) on every image: seconds each on a CPU
 
     def __init__(self, name: str, masks: bool) -> None:
         self.name, self.masks = name, masks
@@ -55,9 +56,9 @@ class DetectionKind:
         if det_models.resolve(model)[0] not in self.models:
             raise EngineError(f"model {model!r} is not a {self.name} model; one of: {', '.join(self.models)}")
         name = det_models.resolve(model)[0]
-        if name == "PicoDet" and min(augment.image_shape(params, (320, 320))) < PICODET_MIN_SIDE:
-            raise EngineError(f"PicoDet needs image_shape of at least {PICODET_MIN_SIDE} pixels a side "
-                              f"(its coarsest level must hold 9 anchors); got {params.get('image_shape')}")
+        if min(augment.image_shape(params, (320, 320))) < MIN_SIDE.get(name, 0):
+            raise EngineError(f"{name} needs image_shape of at least {MIN_SIDE[name]} pixels a side; "
+                              f"got {params.get('image_shape')}")
         backbone = params.get("backbone")
         network = det_models.build(model, num_classes, None if backbone in (None, "", "NA") else backbone, params)
         network.pdxsrv_num_classes = num_classes  # the YOLO targets of train_inputs need it

@@ -36,6 +36,7 @@ from pdxsrv.engine.schedule import epochs_of, optimizer, schedule
 log = logging.getLogger("pdxsrv.engine")
 
 PROGRESS_EVERY = 0.5
+MIN_PRETRAINED_SHARE = 0.5  # of a pretrained file's tensors that must fit, or the file is refused
 
 
 class Reporter(Protocol):
@@ -85,6 +86,7 @@ class Run:
     seed: int = 0
     resume_from: str | None = None  # a checkpoint directory
     pretrained: str | None = None  # a weights file or checkpoint directory
+    pretrained_prefix: str = ""  # put before the file's tensor names ("backbone." for a backbone-only file)
     prune: dict[str, Any] | None = None  # {"sensitivities", "pruned_flops"}: prune `pretrained` (a checkpoint) first
 
 
@@ -165,9 +167,14 @@ class Trainer:
             self.reporter.log(f"resumed from {os.path.basename(self.run.resume_from)}: "
                               f"{self.epoch} epochs and {self.start_step} steps done")
         elif self.run.pretrained and not self.run.prune:
-            skipped = checkpoint.load_matching(self.run.pretrained, self.model)
-            self.reporter.log(f"pretrained weights loaded from {self.run.pretrained}"
-                              + (f"; not used (shape or name differs): {', '.join(skipped)}" if skipped else ""))
+            loaded, offered, skipped = checkpoint.load_matching(self.run.pretrained, self.model,
+                                                                self.run.pretrained_prefix)
+            if loaded < offered * MIN_PRETRAINED_SHARE:
+                raise EngineError(f"the pretrained weights {self.run.pretrained} fit only {loaded} of their {offered} "
+                                  f"tensors into {self.params.get('model')} (names or shapes differ): they were not "
+                                  "made for this network; choose other weights or set pretrain_weights to null")
+            self.reporter.log(f"pretrained weights loaded from {self.run.pretrained}: {loaded} of {offered} tensors"
+                              + (f"; ours not loaded (trained from scratch): {', '.join(skipped)}" if skipped else ""))
 
     def meta(self, step: int, metrics: dict[str, float]) -> dict[str, Any]:
         """What a checkpoint records besides the weights."""
@@ -273,7 +280,8 @@ class Trainer:
     def _evaluate_and_save(self) -> None:
         began = time.perf_counter()
         self.reporter.progress(**{**self.last_step, "phase": "evaluating"})
-        bn_stats.recompute(self.kind, self.model, self.loader, self.run.data.parts["train"], self.batch_size)
+        if self.kind.fresh_bn_stats:
+            bn_stats.recompute(self.kind, self.model, self.loader, self.run.data.parts["train"], self.batch_size)
         summary = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size).summary()
         if not all(math.isfinite(v) for v in summary.values()):
             self.reporter.log(f"epoch {self.epoch}: the evaluation gave {summary} (the network's outputs are not "

@@ -15,10 +15,10 @@ from typing import Any
 
 import paddle
 
+from pdxsrv.domain.train_keys import OPTIMIZERS, POLICIES
 from pdxsrv.engine.augment import number
 from pdxsrv.engine.base import EngineError
 
-POLICIES = ("Piecewise", "Cosine", "Polynomial", "Linear")
 DEFAULT_POLICY = {"classification": "Piecewise", "segmentation": "Polynomial", "remote_segmentation": "Polynomial"}
 
 
@@ -66,14 +66,20 @@ def schedule(params: dict[str, Any], project_type: str, steps_per_epoch: int, nu
 
 
 def optimizer(params: dict[str, Any], project_type: str, model: paddle.nn.Layer, lr: float) -> paddle.optimizer.Optimizer:
-    """Momentum 0.9 with L2 1e-4 (the original's), or Adam when `optimizer` says so (segmentation)."""
+    """Momentum 0.9 (SGD and Momentum), Adam with L2 decay, or AdamW with decoupled decay; `weight_decay`
+    (default 1e-4, the original's) as the coefficient."""
     name = str(params.get("optimizer") or ("SGD" if project_type != "classification" else "Momentum"))
-    decay = paddle.regularizer.L2Decay(1e-4)
-    if name.lower() == "adam":
+    by_lower = {o.lower(): o for o in OPTIMIZERS}
+    if name.lower() not in by_lower:
+        raise EngineError(f"training parameter optimizer={name!r} is not one of {', '.join(OPTIMIZERS)}")
+    coefficient = number(params, "weight_decay", 1e-4)
+    name = by_lower[name.lower()]
+    if name == "AdamW":
+        return paddle.optimizer.AdamW(lr, parameters=model.parameters(), weight_decay=coefficient)
+    decay = paddle.regularizer.L2Decay(coefficient)
+    if name == "Adam":
         return paddle.optimizer.Adam(lr, beta1=0.9, beta2=0.999, parameters=model.parameters(), weight_decay=decay)
-    if name.lower() in ("sgd", "momentum"):
-        return paddle.optimizer.Momentum(lr, momentum=0.9, parameters=model.parameters(), weight_decay=decay)
-    raise EngineError(f"training parameter optimizer={name!r} is not one of SGD, Momentum, Adam")
+    return paddle.optimizer.Momentum(lr, momentum=0.9, parameters=model.parameters(), weight_decay=decay)
 
 
 def epochs_of(params: dict[str, Any]) -> tuple[int, int, int]:

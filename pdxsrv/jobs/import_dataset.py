@@ -46,8 +46,10 @@ def run(params: dict[str, Any]) -> int:
     except OSError as exc:
         report.done(ok=False, phase="copying", message=f"copying into the workspace failed: {exc}")
         return 1
+    stats = scan.image_stats
     summary = {
         "labels": scan.labels, "images": len(scan.file_info), "bands": scan.bands,
+        "image_side": min(stats["mean_width"], stats["mean_height"]) if stats.get("count") else None,
         "train_num": len(details["train_files"]), "val_num": len(details["val_files"]),
         "test_num": len(details["test_files"]),
     }

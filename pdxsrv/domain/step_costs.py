@@ -1,0 +1,98 @@
+"""How long a training run takes on a CPU: measured step costs per model, and the estimate built on them, pure.
+
+COSTS[(project type, model or "model/backbone")] = (seconds per training step at BATCH images of
+REFERENCE_SIDE px, seconds per evaluated image at that side), measured by `python bench/step_costs.py`
+on this project's 2-core machine (bench/RESULTS.md, with the estimate's error against real runs).
+A run at another side and batch is scaled by images and by pixels (side^2; for the R-CNN family by
+pixels^AREA_EXPONENT: their RoI heads cost the same at any size, a Mask R-CNN step at 64 px cost 0.7 of
+one at 128 px per image, not 0.25); on another core count by REFERENCE_CORES / cores. The estimate adds the evaluations (the val set, plus the batch-norm pass over
+up to 64 training images, pdxsrv.engine.bn_stats) and STARTUP for the process and the network. No GPU
+has been measured here: on a GPU the estimate is None.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+BATCH = 8
+REFERENCE_CORES = 2
+REFERENCE_SIDE = {"classification": 64, "segmentation": 64, "remote_segmentation": 64, "detection": 128,
+                  "instance_segmentation": 128}
+STARTUP = 12.0  # seconds: the job process, paddle's import, the network's construction
+BN_IMAGES = 64
+AREA_EXPONENT = {"FasterRCNN": 0.25, "MaskRCNN": 0.25}
+COSTS: dict[tuple[str, str], tuple[float, float]] = {  # measured 2026-12-06, 2 cores, quiet (bench/RESULTS.md)
+    ("classification", "MobileNetV1"): (0.346, 0.0168),
+    ("classification", "MobileNetV2"): (0.488, 0.0194),
+    ("classification", "MobileNetV3_small"): (0.205, 0.0087),
+    ("classification", "MobileNetV3_large"): (0.286, 0.0107),
+    ("classification", "ResNet18"): (0.512, 0.0166),
+    ("classification", "ResNet34"): (0.830, 0.0314),
+    ("classification", "ResNet50"): (1.172, 0.0307),
+    ("classification", "ResNet101"): (1.779, 0.0804),
+    ("classification", "ResNet152"): (2.300, 0.0764),
+    ("classification", "ShuffleNetV2"): (0.181, 0.0082),
+    ("classification", "DenseNet121"): (0.598, 0.0266),
+    ("classification", "DenseNet161"): (1.507, 0.0505),
+    ("classification", "DenseNet169"): (0.823, 0.0315),
+    ("classification", "DenseNet201"): (0.947, 0.0388),
+    ("detection", "YOLOv3/MobileNetV1"): (2.028, 0.0978),
+    ("detection", "YOLOv3/MobileNetV3"): (1.931, 0.0692),
+    ("detection", "YOLOv3/DarkNet53"): (4.922, 0.1829),
+    ("detection", "YOLOv3/ResNet34"): (3.377, 0.1762),
+    ("detection", "PPYOLO/ResNet50_vd"): (3.965, 0.1578),
+    ("detection", "PPYOLOTiny/MobileNetV3"): (0.668, 0.0367),
+    ("detection", "PicoDet/LCNet"): (0.587, 0.0212),
+    ("detection", "FasterRCNN/ResNet50"): (5.895, 0.3652),
+    ("detection", "FasterRCNN/ResNet34"): (6.598, 0.4266),
+    ("detection", "FasterRCNN/ResNet18"): (5.888, 0.3970),
+    ("segmentation", "DeepLabV3P"): (2.370, 0.1023),
+    ("segmentation", "BiSeNetV2"): (0.420, 0.0154),
+    ("segmentation", "UNet"): (3.126, 0.1401),
+    ("segmentation", "HRNet_W18"): (0.877, 0.0369),
+    ("segmentation", "FastSCNN"): (0.344, 0.0121),
+    ("segmentation", "PPLiteSeg"): (0.627, 0.0138),
+    ("remote_segmentation", "DeepLabV3P"): (3.197, 0.1139),
+    ("remote_segmentation", "BiSeNetV2"): (0.426, 0.0191),
+    ("remote_segmentation", "UNet"): (3.003, 0.1362),
+    ("remote_segmentation", "HRNet_W18"): (1.025, 0.0530),
+    ("remote_segmentation", "FastSCNN"): (0.271, 0.0133),
+    ("remote_segmentation", "PPLiteSeg"): (0.648, 0.0155),
+    ("instance_segmentation", "MaskRCNN/ResNet50"): (17.333, 0.5490),
+    ("instance_segmentation", "MaskRCNN/ResNet18"): (17.546, 2.1103),
+}
+
+
+def cost(project_type: str, model: str, backbone: str | None = None) -> tuple[float, float] | None:
+    """The measured (step, image) seconds of a model (on a backbone), or None when not measured."""
+    if backbone and (project_type, f"{model}/{backbone}") in COSTS:
+        return COSTS[(project_type, f"{model}/{backbone}")]
+    found = COSTS.get((project_type, model))
+    if found is None:  # a detector measured only per backbone: its first (default) one
+        found = next((v for (t, name), v in COSTS.items() if t == project_type and name.startswith(model + "/")),
+                     None)
+    return found
+
+
+def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval: int, cores: int,
+             on_gpu: bool) -> dict[str, Any]:
+    """{"seconds", "method", "basis"}: the expected wall time of training with `params` (None when unknown)."""
+    if on_gpu:
+        return {"seconds": None, "method": "none", "basis": "no GPU step costs have been measured"}
+    model, backbone = str(params.get("model")), params.get("backbone") or None
+    measured = cost(project_type, model, backbone)
+    if measured is None:
+        return {"seconds": None, "method": "none", "basis": f"no step cost measured for {model}"}
+    step, image = measured
+    width, height = (list(params.get("image_shape") or [0, 0]) * 2)[:2]
+    area = ((int(width) * int(height)) / REFERENCE_SIDE[project_type] ** 2) ** AREA_EXPONENT.get(model, 1.0)
+    batch = max(min(int(params["batch_size"]), num_train), 1)
+    epochs, interval = int(params["num_epochs"]), max(int(params.get("save_interval_epochs") or 1), 1)
+    steps = epochs * max(num_train // batch, 1)
+    evaluations = len({e for e in range(1, epochs + 1) if e % interval == 0} | {epochs})
+    cpu = REFERENCE_CORES / max(cores, 1)
+    train = steps * step * batch / BATCH * area * cpu
+    evaluate = evaluations * (num_eval + min(BN_IMAGES, num_train)) * image * area * cpu
+    return {"seconds": round(STARTUP + train + evaluate), "method": "table",
+            "basis": f"{steps} steps of {batch} images at {width}x{height} and {evaluations} evaluations, from "
+                     f"step costs measured on a {REFERENCE_CORES}-core CPU (bench/step_costs.py)"}

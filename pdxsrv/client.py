@@ -127,8 +127,8 @@ class Client:
         return self.call("POST", "/project/task/params", tid=tid, train=train)
 
     # jobs of a task
-    def train(self, tid: str, pruned_flops: float | None = None) -> dict[str, Any]:
-        return self.call("POST", "/project/task/train", tid=tid, pruned_flops=pruned_flops)
+    def train(self, tid: str, pruned_flops: float | None = None, discard: bool = False) -> dict[str, Any]:
+        return self.call("POST", "/project/task/train", tid=tid, pruned_flops=pruned_flops, discard=discard or None)
 
     def stop_training(self, tid: str) -> dict[str, Any]:
         return self.call("PUT", "/project/task/train", tid=tid, act="stop")

@@ -36,10 +36,16 @@ class Server:
     """A `pdxsrv serve` process."""
 
     def __init__(self, workspace: str, *extra: str, supervise: bool = False) -> None:
-        """Start serving; without `supervise` no job supervisor is started (the API alone is tested)."""
+        """Start serving; without `supervise` no job supervisor is started (the API alone is tested). Unless told
+        otherwise, its pretrained-weights cache is its own (beside the workspace) and it is --offline: no test
+        reaches the internet, and none depends on what a user's cache holds."""
         self.workspace = workspace
         self.supervise = supervise
         extra = extra if supervise else ("--no-supervisor", *extra)
+        if "--weights-dir" not in extra:
+            extra = (*extra, "--weights-dir", os.path.join(os.path.dirname(os.path.abspath(workspace)), "weights"))
+        if "--weights-mirror" not in extra and "--offline" not in extra:
+            extra = (*extra, "--offline")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile("w+", prefix="pdxsrv-serve-", suffix=".log")  # a pipe could fill up

@@ -24,10 +24,16 @@ from pdxsrv.api.tasks import TaskHandler, TaskParamsHandler
 from pdxsrv.api.workspace import WorkspaceHandler
 from pdxsrv.datasets.split import DEFAULT_SEED
 from pdxsrv.domain.commands import TYPES
+from pdxsrv.domain.train_schema import json_schema
 
 STRUCTS = ("dataset", "project", "task")
 DID = Arg("did", required=True, doc="dataset id, e.g. D0001")
 TID = Arg("tid", required=True, doc="task id, e.g. T0001")
+# The training parameters, one schema per project type (pdxsrv.domain.train_schema), in /openapi.json's components.
+SCHEMAS: dict[str, Any] = {f"TrainParams.{t}": json_schema(t) for t in TYPES}
+TRAIN_SCHEMA = {"anyOf": [*({"$ref": f"#/components/schemas/TrainParams.{t}"} for t in TYPES),
+                          {"type": "string", "description": "the object as a JSON string (as the web demo sends it)"}]}
+TRAIN_DOC = "training parameters of the project's type (object or JSON string; components.schemas.TrainParams.<type>)"
 SET_ATTRIBUTES = Op(
     "Change name/desc of a dataset, project or task, or bind a project to a dataset (did)",
     (Arg("struct", required=True, choices=STRUCTS), Arg("id", required=True), Arg("attr_dict", OBJECT, required=True)),
@@ -74,17 +80,26 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                   (Arg("tid"), Arg("resume", ANY), Arg("pid")),
                   ("task_status", "message", "type", "resumable", "max_saved_epochs", "tasks")),
         "POST": Op("Create a task (parent_id: a pruning task of that training task)",
-                   (Arg("pid", required=True), Arg("train", OBJECT, doc="training parameters (object or JSON string)"),
+                   (Arg("pid", required=True),
+                    Arg("train", OBJECT, doc=TRAIN_DOC + "; missing keys take the recommended values",
+                        schema=TRAIN_SCHEMA),
                     Arg("desc", default=""), Arg("parent_id")), ("tid",)),
         "DELETE": Op("Delete a task and its files", (TID,)),
     }),
     ("/project/task/params", TaskParamsHandler, {
-        "GET": Op("A task's parameters (tid) or a project's recommended ones (pid)",
-                  (Arg("tid"), Arg("pid"), Arg("model_type"), Arg("gpu_list", INT_LIST)), ("train",)),
-        "POST": Op("Set a task's parameters (before it first trains)", (TID, Arg("train", OBJECT, required=True))),
+        "GET": Op("A task's parameters (tid), or a project's recommended ones (pid) with their recipe (fine_tune or "
+                  "from_scratch) and estimated training time",
+                  (Arg("tid"), Arg("pid"), Arg("model_type"), Arg("gpu_list", INT_LIST)),
+                  ("train", "recipe", "estimate")),
+        "POST": Op("Set a task's parameters (before it first trains): merged into its parameters",
+                   (TID, Arg("train", OBJECT, required=True, doc=TRAIN_DOC, schema=TRAIN_SCHEMA))),
     }),
     ("/project/task/train", TrainHandler, {
-        "POST": Op("Start training", (TID, Arg("pruned_flops", FLOAT), Arg("eval_metric_loss", FLOAT)), job=True),
+        "POST": Op("Start training (refused when the task has a trained model, unless discard is true)",
+                   (TID, Arg("pruned_flops", FLOAT), Arg("eval_metric_loss", FLOAT),
+                    Arg("discard", BOOL, default=False,
+                        doc="train afresh even though the task has a trained model, deleting its checkpoints")),
+                   job=True),
         "PUT": Op("Stop or resume training", (TID, Arg("act", required=True, choices=("stop", "resume")),
                                               Arg("epoch", INT)), job=True),
     }),

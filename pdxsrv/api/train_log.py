@@ -53,7 +53,7 @@ def train_log(state: Workspace, task: Task, job: Job, now: float | None = None) 
         "eta": (p.get("eta") if active else 0) if p else None,
         "train_metrics": train_metrics,
         "eval_metrics": eval_metrics,
-        "download_status": None,
+        "download_status": download_status(job),
         "eval_done": bool(task.evals),
         "train_error": task.message if task.status == TaskStatus.XTRAINFAIL else None,
         "train_stage": "Training" if active else STAGES.get(task.status),
@@ -62,6 +62,18 @@ def train_log(state: Workspace, task: Task, job: Job, now: float | None = None) 
         "best": (job.result or {}).get("best") or m.get("best"),
         "pruning": (job.result or {}).get("pruning") or None,  # a pruned task: FLOPs and parameters before/after
     }
+
+
+def download_status(job: Job) -> Any:
+    """The original's: `{"download", "total", "speed"}` (MB, MB, "KB/s") while downloading pretrained weights,
+    "Done" once downloaded, "Failed" when they could not be had, else None."""
+    p = job.progress
+    if (job.result or {}).get("weights_failed"):
+        return "Failed"
+    if p.get("phase") == "downloading" and job.state in ACTIVE:
+        return {"download": round(p.get("done", 0) / 1e6, 2), "total": round(p.get("total", 0) / 1e6, 2),
+                "speed": f"{p.get('speed', 0) / 1e3:.0f}KB/s"}
+    return "Done" if p.get("weights") == "downloaded" else None
 
 
 def eval_metric(task: Task, job: Job) -> dict[str, Any] | None:

@@ -15,15 +15,15 @@ from pdxsrv.domain import commands
 from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.errors import Conflict, InvalidArgument
 from pdxsrv.domain.params import DEFAULT_MODEL
-from pdxsrv.domain.queries import current_job
+from pdxsrv.domain.queries import active_jobs, current_job
 from pdxsrv.domain.task_jobs import prune_status
 from pdxsrv.domain.state import Task, Workspace
 from pdxsrv.domain.jobs import ACTIVE
 from pdxsrv.paths import confine
+from pdxsrv.weights import KEYWORDS, NoWeights, lookup
 
 STOP_GRACE = 120.0  # seconds a training job gets to finish its step and save before it is killed
 STOP_WAIT = 30.0  # how long PUT stop waits for the job to end before answering
-DOWNLOAD_KEYWORDS = ("IMAGENET", "COCO", "CITYSCAPES")
 
 
 class TrainHandler(TaskJobHandler):
@@ -32,8 +32,28 @@ class TrainHandler(TaskJobHandler):
     async def post(self) -> None:
         state, task = await self.task()
         pruning = self._pruning(state, task)
+        if not self.args["discard"] and not active_jobs(state, task.id):  # a running job: _start says so
+            self._refuse_replacing(task)
         await self._start(state, task, None, pruning)
         self.ok()
+
+    def _refuse_replacing(self, task: Task) -> None:
+        """A fresh start would replace the task's trained model: refused unless `discard` says so."""
+        task_path = self.task_path(task)
+        epochs = files.saved_epochs(task_path)
+        if not epochs and files.best_model_dir(task_path) is None:
+            return
+        num_epochs = whole_number(task.params.get("num_epochs"))
+        resume = (f"resume it (PUT /project/task/train {{tid: {task.id}, act: resume, epoch: {epochs[-1]}}}) or "
+                  if epochs and num_epochs is not None and epochs[-1] < num_epochs else "")
+        raise Conflict(
+            f"task {task.id} already has a trained model (checkpoints of epochs {', '.join(map(str, epochs))}"
+            f"{' and best_model' if files.best_model_dir(task_path) else ''}); training again would replace it, "
+            f"with its evaluation and the model its exports came from. To keep it, {resume}train a new task "
+            f"(POST /project/task with pid {task.pid} and this task's parameters from GET /project/task/params "
+            f"{{tid: {task.id}}}); to discard it and train this task afresh, POST /project/task/train "
+            f"{{tid: {task.id}, discard: true}}"
+        )
 
     def _pruning(self, state: Workspace, task: Task) -> dict[str, Any] | None:
         """The job's `prune` part for a pruning task (parent's model, its sensitivities, the FLOPs share)."""
@@ -98,21 +118,15 @@ class TrainHandler(TaskJobHandler):
         }, gpus=gpus, grace=STOP_GRACE)
         await self.store.execute(commands.start_task_job, task.id, "train", job, resume_epoch)
 
-    def _pretrained(self, state: Workspace, params: dict[str, Any]) -> str | None:
-        """Where the starting weights are: None (from scratch), a registered pretrained model, or a path."""
+    def _pretrained(self, state: Workspace, params: dict[str, Any]) -> str | dict[str, Any] | None:
+        """Where the starting weights come from: None (from scratch), published weights (the job takes them from
+        the weights cache or downloads them), a registered pretrained model, or a path."""
         value = params.get("pretrain_weights")
         if value in (None, "", False) or str(value).lower() == "none":
             return None
         value = str(value)
-        if value.upper() in DOWNLOAD_KEYWORDS:
-            local = os.path.join(self.store.root, "pretrain", f"{params['model']}_{value.upper()}.pdparams")
-            if os.path.isfile(local):
-                return local
-            raise Conflict(
-                f"pretrain_weights {value!r} would need a download, and pdxsrv never downloads; put the weights at "
-                f"{local}, name a pretrained model (PM0001) or a model directory, or set pretrain_weights to null "
-                "to train from scratch"
-            )
+        if value.upper() in KEYWORDS:
+            return self._published(params, value)
         if value in state.pretrained_models:
             path = files.pretrained_dir(self.store.root, value)
         else:
@@ -122,6 +136,24 @@ class TrainHandler(TaskJobHandler):
         if not os.path.isfile(path):
             raise InvalidArgument(f"pretrain_weights {value!r} has no weights file ({path} is missing)")
         return path
+
+    def _published(self, params: dict[str, Any], keyword: str) -> dict[str, Any]:
+        """The job's `pretrained` part for IMAGENET/COCO/CITYSCAPES: refused at once when it cannot be had offline."""
+        weights = self.ctx.weights
+        try:
+            entry = lookup(str(params.get("model")), keyword, params.get("backbone"))
+        except NoWeights as exc:
+            raise InvalidArgument(f"pretrain_weights {keyword!r}: {exc}") from None
+        if weights.offline and not weights.cached(entry.model, entry.keyword, entry.backbone):
+            raise Conflict(
+                f"pretrain_weights {keyword!r}: the {entry.keyword} weights of {entry.model} are not in the weights "
+                f"cache and this server runs --offline (it downloads nothing). Put the file from {entry.url} at "
+                f"{weights.path(entry.model, entry.keyword, entry.backbone)} (or run `pdxsrv weights pull "
+                f"{entry.model} {entry.keyword}` where there is a network), start pdxsrv with --weights-mirror URL "
+                f"where URL serves {entry.mirror_name}, or set pretrain_weights to null to train from scratch"
+            )
+        return {"model": entry.model, "keyword": entry.keyword, "backbone": entry.backbone,
+                "weights_dir": weights.dir, "mirror": weights.mirror}
 
     async def _stop(self, task: Task) -> None:
         state = await self.store.durable_state()

@@ -85,10 +85,17 @@ def export_status(job: Job) -> tuple[TaskStatus, str]:
 def train_status(job: Job) -> tuple[TaskStatus, str]:
     """The task status and message a training job gives its task."""
     if job.state in ACTIVE:
+        p = job.progress
+        if p.get("phase") == "downloading":
+            total = f" of {p['total'] / 1e6:.1f}" if p.get("total") else ""
+            return TaskStatus.XTRAINING, f"downloading the pretrained weights: {p.get('done', 0) / 1e6:.1f}{total} MB"
         return TaskStatus.XTRAINING, ""
     result = job.result
     if result.get("ok") is False:  # a problem the job explained
         return TaskStatus.XTRAINFAIL, str(result.get("message") or job_outcome(job))
+    if result.get("stopped") and result.get("phase") == "downloading":
+        return TaskStatus.XTRAINEXIT, ("stopped while downloading the pretrained weights; the part downloaded is kept "
+                                       "and POST /project/task/train resumes it")
     if result.get("stopped"):
         done = f"epoch {result.get('epoch')}" + (f", step {result['step']}" if result.get("step") else "")
         return TaskStatus.XTRAINEXIT, f"stopped; saved up to {done}; resume with epoch {result.get('epoch')}"

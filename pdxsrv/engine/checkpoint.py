@@ -101,13 +101,15 @@ def load(path: str, model: paddle.nn.Layer, opt: paddle.optimizer.Optimizer | No
     return read_meta(path)
 
 
-def load_matching(path: str, model: paddle.nn.Layer) -> list[str]:
-    """Load the weights whose names and shapes match (pretrained starting points); return the skipped names."""
+def load_matching(path: str, model: paddle.nn.Layer, prefix: str = "") -> tuple[int, int, list[str]]:
+    """Load the weights whose names (with `prefix` put before each) and shapes match ours: pretrained starting
+    points. Return (tensors loaded, tensors in the file, our names not loaded)."""
     weights = paddle.load(path if path.endswith(".pdparams") else os.path.join(path, WEIGHTS))
     own = model.state_dict()
-    usable = {k: v for k, v in weights.items() if k in own and list(v.shape) == list(own[k].shape)}
+    renamed = {prefix + k: v for k, v in weights.items()}
+    usable = {k: v for k, v in renamed.items() if k in own and list(v.shape) == list(own[k].shape)}
     model.set_state_dict(usable)
-    return sorted(set(own) - set(usable))
+    return len(usable), len(renamed), sorted(set(own) - set(usable))
 
 
 def fsync(path: str) -> None:

@@ -1,45 +1,97 @@
 """The training job: train a task (or resume it) to its planned epochs, or until stopped.
 
 Parameters (`job.json`): `{"task_dir", "dataset_dir", "project_type", "split", "params", "seed",
-"resume_epoch": int | null, "pretrained": path | null, "prune": {"sensitivities", "pruned_flops"} | null}`
-(with `prune`, `pretrained` is the parent's checkpoint, which is pruned before training). Outputs go to `<task_dir>/output/`.
-Reports: `progress` per step (see `pdxsrv.engine.loop`), one `metric` per evaluation
-`{"epoch", "metrics", "best"}`, log lines, then one `done`: `{"ok": true, "stopped": bool,
-"epoch", "step"?, "best", "pruning"}` (`pruning`: FLOPs and parameters before/after, when pruned) or `{"ok": false, "message"}` for a problem the user can fix.
+"resume_epoch": int | null, "pretrained": path | weights | null, "prune": {"sensitivities", "pruned_flops"} | null}`
+(with `prune`, `pretrained` is the parent's checkpoint, which is pruned before training). `weights` is
+`{"model", "keyword", "backbone", "weights_dir", "mirror"}`: published weights, taken from the machine's
+cache or downloaded into it first (`pdxsrv.weights`). Outputs go to `<task_dir>/output/`.
+Reports: while downloading, `progress` `{"phase": "downloading", "done", "total", "speed"}` (bytes, bytes/s);
+then `progress` per step (see `pdxsrv.engine.loop`, with `"weights": "downloaded" | "cached"` when published
+weights were used), one `metric` per evaluation `{"epoch", "metrics", "best"}`, log lines, then one `done`:
+`{"ok": true, "stopped": bool, "epoch", "step"?, "best", "pruning"}` (`pruning`: FLOPs and parameters
+before/after, when pruned), `{"ok": true, "stopped": true, "phase": "downloading"}` for a stop during the
+download, or `{"ok": false, "message", "weights_failed"?}` for a problem the user can fix.
 SIGTERM stops after the current step, saving a checkpoint (exit 0 with `stopped: true`).
 """
 
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 from pdxsrv.engine import checkpoint, data, loop
 from pdxsrv.engine.base import EngineError
+from pdxsrv.weights import WeightsError, fetch
 from supervisor import report
+
+DOWNLOAD_REPORT_EVERY = 0.5  # seconds between download progress reports
 
 
 class _Reporter:
-    """The loop's reporter: the supervisor's report library."""
+    """The loop's reporter: the supervisor's report library, each progress report saying how the weights came."""
 
-    progress = staticmethod(report.progress)
+    def __init__(self, weights: str | None) -> None:
+        self.weights = weights
+
+    def progress(self, **kv: Any) -> None:
+        """A step's progress."""
+        report.progress(**kv, **({"weights": self.weights} if self.weights else {}))
+
     metric = staticmethod(report.metric)
     log = staticmethod(report.log)
+
+
+class _StoppedDownload(Exception):
+    """SIGTERM arrived during the download."""
+
+
+class _DownloadProgress:
+    """Reports the download at most every DOWNLOAD_REPORT_EVERY seconds; aborts it on a stop."""
+
+    def __init__(self, stop: loop.Stop) -> None:
+        self.stop, self.began, self.last = stop, time.monotonic(), 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.stop.requested:
+            raise _StoppedDownload()
+        now = time.monotonic()
+        if now - self.last >= DOWNLOAD_REPORT_EVERY or (total and done >= total):
+            self.last = now
+            report.progress(phase="downloading", done=done, total=total, speed=done / max(now - self.began, 1e-3))
+
+
+def _weights(spec: dict[str, Any], stop: loop.Stop) -> tuple[str, str, str]:
+    """(path, name prefix, "downloaded" | "cached") of the published weights `spec` names."""
+    fetched = fetch(spec["model"], spec["keyword"], spec.get("backbone"), weights_dir=spec["weights_dir"],
+                    mirror=spec.get("mirror"), progress=_DownloadProgress(stop))
+    report.log(f"pretrained weights {fetched.entry.file}: {fetched.path} ({fetched.checked})")
+    return os.fspath(fetched), fetched.entry.prefix, "downloaded" if fetched.downloaded else "cached"
 
 
 def run(params: dict[str, Any]) -> int:
     """Train; exit 0 when finished or stopped, 1 on a problem reported in `done`."""
     stop = loop.Stop().install()
     output = os.path.join(params["task_dir"], "output")
+    pretrained, prefix, how = params.get("pretrained"), "", None
+    try:
+        if isinstance(pretrained, dict):
+            pretrained, prefix, how = _weights(pretrained, stop)
+    except _StoppedDownload:
+        report.done(ok=True, stopped=True, phase="downloading", epoch=0)
+        return 0
+    except WeightsError as exc:
+        report.done(ok=False, message=str(exc), weights_failed=True)
+        return 1
     try:
         spec = data.load(params["dataset_dir"], params["project_type"], params.get("split") or {})
         resume = params.get("resume_epoch")
         train_run = loop.Run(
             output, params["project_type"], spec, params["params"], int(params.get("seed") or 0),
             resume_from=checkpoint.epoch_dir(output, int(resume)) if resume is not None else None,
-            pretrained=params.get("pretrained"), prune=params.get("prune"),
+            pretrained=pretrained, pretrained_prefix=prefix, prune=params.get("prune"),
         )
-        outcome = loop.train(train_run, _Reporter(), stop)
+        outcome = loop.train(train_run, _Reporter(how), stop)
     except EngineError as exc:
         report.done(ok=False, message=str(exc))
         return 1

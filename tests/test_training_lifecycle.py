@@ -85,7 +85,7 @@ def test_a_killed_training_fails_with_the_cause_and_resumes_from_its_last_checkp
 
 
 @pytest.mark.parametrize("kind,model,size,key", [("detection", "PPYOLOTiny", 160, "bbox_map"),
-                                                   ("instance_segmentation", "MaskRCNN", 96, "segm_map")])
+                                                   ("instance_segmentation", "MaskRCNN", 64, "segm_map")])
 def test_a_detection_task_stops_mid_epoch_and_resumes_to_its_planned_end(server: Server, kind: str, model: str,
                                                                         size: int, key: str) -> None:
     c = Client(server.url)

@@ -19,14 +19,13 @@ from tests.supervisor_support import wait_for
 
 SHORT = {"num_epochs": 2, "save_interval_epochs": 1, "image_shape": [32, 32], "batch_size": 4}
 SEG_SHORT = {**SHORT, "image_shape": [64, 64]}
-DET_SHORT = {**SHORT, "image_shape": [160, 160], "batch_size": 2}
 ACTIVE = (int(TaskStatus.XTRAINING), int(TaskStatus.XPRUNETRAIN))
 
 
 @contextmanager
-def supervised_server(base: Any) -> Iterator[Server]:
+def supervised_server(base: Any, *extra: str) -> Iterator[Server]:
     """A server with its supervisor on a workspace in `base`, which clients may also read from."""
-    srv = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
+    srv = Server(str(base / "ws"), "--allow-path", str(base), *extra, supervise=True)
     srv.base = str(base)
     try:
         yield srv
@@ -41,6 +40,11 @@ def project_on_generated_data(c: Client, base: str, kind: str, images: int = 24,
     source = os.path.join(base, f"{kind}-{seed}-{images}")
     if not os.path.isdir(source):
         make(kind, source, images=images, size=64, seed=seed)
+    return project_on(c, source, kind, val, test)
+
+
+def project_on(c: Client, source: str, kind: str, val: float = 0.25, test: float = 0.1) -> str:
+    """Import `source` as a dataset of `kind`, split it, bind it to a new project; return the pid."""
     did = c.create_dataset(f"{kind} data", kind)["did"]
     c.import_dataset(did, source)
     wait_for(lambda: c.dataset(did)["dataset_status"] == DatasetStatus.XCOPYDONE, timeout=60, what="import")
@@ -48,6 +52,15 @@ def project_on_generated_data(c: Client, base: str, kind: str, images: int = 24,
     pid = c.create_project(f"{kind} project", kind)["pid"]
     c.set_attributes("project", pid, {"did": did})
     return pid
+
+
+def trained_classifier(c: Client, base: str, seed: int) -> tuple[str, str]:
+    """(pid, tid) of a MobileNetV3_small trained one epoch on 12 generated images."""
+    pid = project_on_generated_data(c, base, "classification", images=12, seed=seed)
+    tid = c.create_task(pid, {**SHORT, "model": "MobileNetV3_small", "num_epochs": 1})["tid"]
+    c.train(tid)
+    assert wait_trained(c, tid)["task_status"] == TaskStatus.XTRAINDONE
+    return pid, tid
 
 
 def job_process(server: Server, tid: str, kind: str = "train") -> psutil.Process:

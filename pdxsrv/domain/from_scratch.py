@@ -34,7 +34,6 @@ from pdxsrv.domain.params import BACKBONES, MIN_SIDE
 IMAGENET_MEAN = [0.485, 0.456, 0.406]
 IMAGENET_STD = [0.229, 0.224, 0.225]
 MIN_BATCH = 4
-MIN_EPOCHS = 10  # the fewest a time budget may cut a recipe to
 MAX_EPOCHS = 300
 
 
@@ -54,6 +53,7 @@ class Recipe:
     gpu_images: int  # GPU batch size cap
     warmup: int = 0  # steps
     keys: dict[str, Any] = field(default_factory=dict)  # the type's own keys
+    least_epochs: int = 10  # the fewest a time budget may cut the epochs to
 
     def learning_rate(self, batch: int) -> float:
         """The rate for `batch`: square-root scaling for Adam, linear for Momentum, capped at `lr_max`."""
@@ -82,17 +82,17 @@ RECIPES: dict[str, Recipe] = {
               "loss_type": [False, False], "image_mean": [0.5] * 3, "image_std": [0.5] * 3}),
     "detection": Recipe(
         "FasterRCNN", "Momentum", 0.02, 8, 0.04, 10, 200, (64, 256, 608), 8 * 128 * 128, 16, warmup=40,
-        keys={**_FLIPS, **_MILD_COLOUR, **_DETECTION, "backbone": "ResNet18", "image_mean": IMAGENET_MEAN,
+        least_epochs=4, keys={**_FLIPS, **_MILD_COLOUR, **_DETECTION, "backbone": "ResNet18", "image_mean": IMAGENET_MEAN,
               "image_std": IMAGENET_STD}),
     "instance_segmentation": Recipe(
         "MaskRCNN", "Momentum", 0.005, 8, 0.01, 10, 200, (64, 256, 800), 8 * 128 * 128, 8, warmup=40,
-        keys={**_FLIPS, **_NO_COLOUR, **_DETECTION, "backbone": "ResNet18", "image_mean": IMAGENET_MEAN,
+        least_epochs=4, keys={**_FLIPS, **_NO_COLOUR, **_DETECTION, "backbone": "ResNet18", "image_mean": IMAGENET_MEAN,
               "image_std": IMAGENET_STD}),
 }
 RECIPES["remote_segmentation"] = RECIPES["segmentation"]
 # A model whose own steps differ from its type's (R-CNN learns in far fewer, dearer steps than YOLO).
 _YOLO = {"optimizer": "Adam", "lr": 0.001, "lr_max": 0.002, "epochs": 100, "min_steps": 3000, "warmup": 100,
-         "pixels": 8 * 160 * 160, "gpu_images": 32}
+         "pixels": 8 * 160 * 160, "gpu_images": 32, "least_epochs": 10}
 MODEL_OVERRIDES: dict[str, dict[str, Any]] = {
     "YOLOv3": {**_YOLO, "side": (64, 320, 608), "keys": {"backbone": "MobileNetV3"}},
     "PPYOLO": {**_YOLO, "side": (MIN_SIDE["PPYOLO"], 320, 608), "keys": {"backbone": "ResNet50_vd"}},

@@ -8,8 +8,9 @@
   is not offline): the original's values (`pdxsrv.domain.fine_tune`), keyword included;
 * **from_scratch** otherwise: `pdxsrv.domain.from_scratch`; without `model_type` the recipe's own
   default model. On a CPU, when the estimate exceeds CPU_BUDGET, the epochs are cut (to half at most),
-  then the image side steps down (to LEAST_SIDE at most), then the epochs again (to
-  from_scratch.MIN_EPOCHS at most); a run that still does not fit says so in its estimate.
+  then the image side steps down (to LEAST_SIDE at most), then the epochs again (to the recipe's
+  `least_epochs`: 10, 4 for the R-CNN family, which learns in few steps); a run that still does not
+  fit says so in its estimate.
 
 `estimate` comes from measured step costs (`pdxsrv.domain.step_costs`); null seconds on a GPU.
 """
@@ -55,7 +56,8 @@ def _from_scratch(project_type: str, model: str, facts: Facts) -> tuple[dict[str
     while True:
         batch = from_scratch.batch_for(recipe, side, facts.num_train, gpu_batch)
         steps = max(facts.num_train // batch, 1)
-        epochs = max(from_scratch.MIN_EPOCHS, int(from_scratch.epochs_for(recipe, steps) * cut))
+        epochs = max(min(recipe.least_epochs, from_scratch.epochs_for(recipe, steps)),
+                     int(from_scratch.epochs_for(recipe, steps) * cut))
         params = from_scratch.params(project_type, model, side, batch, epochs, steps, facts.gpu_list)
         estimate = step_costs.estimate(project_type, params, facts.num_train, facts.num_eval, facts.cpu[0], on_gpu)
         seconds = estimate["seconds"]
@@ -65,7 +67,7 @@ def _from_scratch(project_type: str, model: str, facts: Facts) -> tuple[dict[str
             cut = max(0.5, cut * CPU_BUDGET / seconds)
         elif side - SIDE_STEP >= least_side:
             side -= SIDE_STEP
-        elif epochs > from_scratch.MIN_EPOCHS:
+        elif epochs > recipe.least_epochs:
             cut *= CPU_BUDGET / seconds
         else:
             return params, estimate

@@ -1,0 +1,123 @@
+"""Do the recommended parameters, as GET /project/task/params answers them, train models that learn?
+
+For each model the API offers and each dataset size: generate a dataset of that many images
+(pdxsrv.datasets.synthetic, SIZE px, split 0.2/0.1 as the API splits), take the recommendation exactly
+as the server computes it for this machine (`pdxsrv.domain.recipes.recommend`, no pretrained weights:
+the from-scratch recipe), train with the training job's own loop, evaluate the best model with the
+evaluation job's code, and print one line: the recipe's numbers, whether a loss went NaN, the val
+metric per evaluation and at the end, the wall time and the estimated time. Lines are also appended
+as JSON to bench/_data/defaults.jsonl for bench/RESULTS.md.
+
+Run by hand (hours for everything on a CPU): python bench/defaults_bench.py [--type T] [--model M]
+[--images 50 300 1000] [--size 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from pdxsrv import system  # noqa: E402
+from pdxsrv.datasets.readers import READERS  # noqa: E402
+from pdxsrv.datasets.split import split  # noqa: E402
+from pdxsrv.datasets.synthetic import make  # noqa: E402
+from pdxsrv.domain.params import MODELS  # noqa: E402
+from pdxsrv.domain.recipes import Facts, recommend  # noqa: E402
+from pdxsrv.engine import inference, loop  # noqa: E402
+from pdxsrv.engine.base import DataSpec, EngineError  # noqa: E402
+
+HEADLINE = {"classification": "Acc1", "segmentation": "Mean_IoU", "remote_segmentation": "Mean_IoU",
+            "detection": "mAP", "instance_segmentation": "Mask_mAP"}
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_data", "defaults.jsonl")
+
+
+class Recorder(loop.Silent):
+    """Keeps every evaluation and whether a loss was not finite."""
+
+    def __init__(self) -> None:
+        self.evals: list[tuple[int, float]] = []
+
+    def metric(self, **kv: Any) -> None:
+        """Keep the headline metric of an evaluation."""
+        value = next(iter(kv["metrics"].values()))
+        self.evals.append((kv["epoch"], round(value, 3)))
+        print(f"    epoch {kv['epoch']}: {kv['metrics']}", flush=True)
+
+
+def dataset(kind: str, root: str, images: int, size: int) -> DataSpec:
+    """A generated dataset, split as the API splits (val 0.2, test 0.1, stratified for classification)."""
+    if not os.path.isdir(root):
+        make(kind, root, images=images, size=size, seed=7)
+    found = READERS[kind](root, None).details()
+    parts = split(list(found["file_info"]), 0.2, 0.1, 0, found["file_info"] if kind == "classification" else None)
+    return DataSpec(root, found["labels"], found["file_info"], parts, int(found.get("bands") or 3))
+
+
+def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, Any]:
+    """Train one recommendation and evaluate its best model."""
+    facts = Facts([], [], system.cpu_capacity(), len(data.parts["train"]), len(data.parts["val"]), data.num_classes,
+                  float(size))
+    answer = recommend(kind, model, facts, lambda params: False)
+    params = answer["train"]
+    row: dict[str, Any] = {"type": kind, "model": params["model"], "backbone": params.get("backbone"),
+                           "images": len(data.file_info), "train": len(data.parts["train"]),
+                           "image_shape": params["image_shape"], "batch_size": params["batch_size"],
+                           "learning_rate": params["learning_rate"], "optimizer": params["optimizer"],
+                           "num_epochs": params["num_epochs"], "estimate": answer["estimate"]["seconds"]}
+    print(f"  {row}", flush=True)
+    recorder = Recorder()
+    with tempfile.TemporaryDirectory() as output:
+        began = time.perf_counter()
+        try:
+            loop.train(loop.Run(output, kind, data, params), recorder)
+            row["nan"] = False
+        except EngineError as exc:
+            row["nan"], row["error"] = "nan" in str(exc), str(exc)
+        row["seconds"] = round(time.perf_counter() - began)
+        best = os.path.join(output, "best_model")
+        if os.path.isdir(best):
+            report = inference.evaluate_on(inference.load_trained(best), data, {})
+            row["metric"] = round(float(report[HEADLINE[kind]]), 3)
+    row["evals"] = recorder.evals
+    if row.get("estimate") and row["seconds"]:
+        row["estimate_error"] = round(row["estimate"] / row["seconds"] - 1, 2)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--type", action="append", choices=sorted(MODELS), help="project types (default: all)")
+    parser.add_argument("--model", action="append", help="only these models ('default': the type's own choice)")
+    parser.add_argument("--images", type=int, nargs="+", default=[50, 300, 1000])
+    parser.add_argument("--size", type=int, default=64, help="generated image side")
+    args = parser.parse_args()
+    os.makedirs(os.path.dirname(OUT), exist_ok=True)
+    loop.use_device()
+    with tempfile.TemporaryDirectory() as work:
+        for kind in args.type or list(MODELS):
+            models = [None] + [m for m in MODELS[kind] if not m.endswith("_ssld")]
+            for model in models:
+                if args.model and (model or "default") not in args.model:
+                    continue
+                for images in args.images:
+                    data = dataset(kind, os.path.join(work, f"{kind}-{images}"), images, args.size)
+                    print(f"{kind} {model or 'default'} {images} images", flush=True)
+                    row = run(kind, model, data, args.size)
+                    row["default"] = model is None
+                    print(f"  -> {json.dumps(row)}", flush=True)
+                    with open(OUT, "a", encoding="utf-8") as f:
+                        f.write(json.dumps(row) + "\n")
+                    if row.get("metric") is not None and not math.isfinite(row["metric"]):
+                        print("  (metric not finite)", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -8,8 +8,12 @@ evaluation job's code, and print one line: the recipe's numbers, whether a loss 
 metric per evaluation and at the end, the wall time and the estimated time. Lines are also appended
 as JSON to bench/_data/defaults.jsonl for bench/RESULTS.md.
 
+Each row also records the machine's load average before and after it (the bench shares the machine
+with whatever else runs). Rows already in the JSONL file are skipped, so the grid can be run in pieces;
+`--plan` prints every row's estimated time and the total without training.
+
 Run by hand (hours for everything on a CPU): python bench/defaults_bench.py [--type T] [--model M]
-[--images 50 300 1000] [--size 64]
+[--images 50 300 1000] [--size 64] [--plan]
 """
 
 from __future__ import annotations
@@ -73,6 +77,7 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
                            "learning_rate": params["learning_rate"], "optimizer": params["optimizer"],
                            "num_epochs": params["num_epochs"], "estimate": answer["estimate"]["seconds"]}
     print(f"  {row}", flush=True)
+    row["load_before"] = round(os.getloadavg()[0], 2)
     recorder = Recorder()
     with tempfile.TemporaryDirectory() as output:
         began = time.perf_counter()
@@ -87,9 +92,27 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
             report = inference.evaluate_on(inference.load_trained(best), data, {})
             row["metric"] = round(float(report[HEADLINE[kind]]), 3)
     row["evals"] = recorder.evals
+    row["load_after"] = round(os.getloadavg()[0], 2)
     if row.get("estimate") and row["seconds"]:
         row["estimate_error"] = round(row["estimate"] / row["seconds"] - 1, 2)
     return row
+
+
+def done_rows() -> set[tuple[str, str, int]]:
+    """(type, model or 'default', images) of the rows already recorded."""
+    if not os.path.exists(OUT):
+        return set()
+    with open(OUT, encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return {(r["type"], r["model_key"], r["requested"]) for r in rows
+            if "model_key" in r}
+
+
+def estimate(kind: str, model: str | None, data: DataSpec, size: int) -> float:
+    """The recommendation's estimated seconds, without training."""
+    facts = Facts([], [], system.cpu_capacity(), len(data.parts["train"]), len(data.parts["val"]), data.num_classes,
+                  float(size))
+    return float(recommend(kind, model, facts, lambda params: False)["estimate"]["seconds"] or 0)
 
 
 def main() -> None:
@@ -98,7 +121,10 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="only these models ('default': the type's own choice)")
     parser.add_argument("--images", type=int, nargs="+", default=[50, 300, 1000])
     parser.add_argument("--size", type=int, default=64, help="generated image side")
+    parser.add_argument("--plan", action="store_true", help="print estimated times only")
     args = parser.parse_args()
+    done = done_rows()
+    planned = 0.0
     os.makedirs(os.path.dirname(OUT), exist_ok=True)
     loop.use_device()
     with tempfile.TemporaryDirectory() as work:
@@ -108,15 +134,25 @@ def main() -> None:
                 if args.model and (model or "default") not in args.model:
                     continue
                 for images in args.images:
+                    key = (kind, model or "default", images)
+                    if key in done:
+                        continue
                     data = dataset(kind, os.path.join(work, f"{kind}-{images}"), images, args.size)
+                    if args.plan:
+                        seconds = estimate(kind, model, data, args.size)
+                        planned += seconds
+                        print(f"{kind:22} {model or 'default':24} {images:5} {seconds / 60:7.1f} min", flush=True)
+                        continue
                     print(f"{kind} {model or 'default'} {images} images", flush=True)
                     row = run(kind, model, data, args.size)
-                    row["default"] = model is None
+                    row.update(default=model is None, model_key=model or "default", requested=images)
                     print(f"  -> {json.dumps(row)}", flush=True)
                     with open(OUT, "a", encoding="utf-8") as f:
                         f.write(json.dumps(row) + "\n")
                     if row.get("metric") is not None and not math.isfinite(row["metric"]):
                         print("  (metric not finite)", flush=True)
+    if args.plan:
+        print(f"total {planned / 3600:.1f} h", flush=True)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,33 @@ def read_records(directory: str, from_seq: int = 1, *, tolerate_torn_tail: bool 
             raise CorruptLog(seg.path, bad.offset, bad.seq, bad.reason, torn_tail=torn) from None
 
 
+def read_newest_first(directory: str, before: int, until: int) -> Iterator[Record]:
+    """Yield the records with seq < `before` and seq <= `until`, newest first.
+
+    Each segment's frame headers are walked (no decoding), then only the frames yielded are
+    decoded, from the last backwards: reading a page of the newest records costs little however
+    long the log is. Frames past `until` (not durable yet, maybe being written) are never read.
+    """
+    last = min(before - 1, until)
+    segments = [seg for seg in list_segments(directory) if seg.first_seq <= last]
+    for seg in reversed(segments):
+        buf = read_file(seg.path)
+        count = last - seg.first_seq + 1
+        offsets, offset = [], 0
+        while len(offsets) < count:
+            offsets.append(offset)
+            offset, walked = skip_frames(buf, offset, 1)
+            if not walked:
+                offsets.pop()
+                break
+        for index in range(len(offsets) - 1, -1, -1):
+            try:
+                yield next(iter_records(buf, offsets[index], seg.first_seq + index))
+            except BadFrame as bad:
+                raise CorruptLog(seg.path, bad.offset, bad.seq, bad.reason) from None
+        last = seg.first_seq - 1
+
+
 def _segment_index(segments: list[Segment], seq: int) -> int:
     """Index of the last segment whose first seq is <= seq (0 if none)."""
     index = 0

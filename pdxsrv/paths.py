@@ -13,6 +13,11 @@ class PathRefused(DomainError):
     code = "path_not_allowed"
 
 
+def inside(real: str, roots: tuple[str, ...]) -> bool:
+    """Whether the real path `real` is one of `roots` or lies under one (whole components)."""
+    return any(real == root or os.path.commonpath([real, root]) == root for root in roots)
+
+
 def confine(path: str, roots: tuple[str, ...], argument: str = "path") -> str:
     """Return the real path of `path` if it lies inside one of `roots` (real paths); else PathRefused.
 
@@ -22,9 +27,8 @@ def confine(path: str, roots: tuple[str, ...], argument: str = "path") -> str:
     if not isinstance(path, str) or not path or "\0" in path:
         raise PathRefused(f"{argument} must be a non-empty path, got {path!r}")
     real = os.path.realpath(os.path.expanduser(path))
-    for root in roots:
-        if real == root or os.path.commonpath([real, root]) == root:
-            return real
+    if inside(real, roots):
+        return real
     allowed = ", ".join(roots)
     raise PathRefused(
         f"{argument} {path!r} is outside the directories this server may use ({allowed}); "

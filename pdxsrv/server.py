@@ -32,6 +32,15 @@ def make_app(ctx: Context) -> tornado.web.Application:
     )
 
 
+def read_legacy_demo(path: str) -> str:
+    """The text of the operator's copy of the original web demo page; OSError naming the file if unreadable."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OSError(f"--legacy-demo {path}: cannot read the page ({exc})") from None
+
+
 async def serve(
     workspace: str,
     host: str,
@@ -44,8 +53,11 @@ async def serve(
     supervise: bool = True,
     demo_mirror: str | None = None,
     weights: WeightsConfig | None = None,
+    cors_origins: tuple[str, ...] = (),
+    legacy_demo: str | None = None,
 ) -> None:
     """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it (`weights`: default cache, online)."""
+    page = read_legacy_demo(legacy_demo) if legacy_demo else None
     store = Store(workspace, snapshot_every=snapshot_every)
     if store.log.recovered is not None:
         log.warning("the event log ended with a torn frame (a crash during a write); it was truncated")
@@ -62,7 +74,7 @@ async def serve(
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
     boards = Boards(host)  # on the serve host: reachable wherever pdxsrv is
     ctx = Context(store, roots, token, honest_status, supervision, boards, demo_mirror or None,
-                  weights or WeightsConfig())
+                  weights or WeightsConfig(), tuple(cors_origins), page)
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
     try:
         sockets = tornado.netutil.bind_sockets(port, address=host)

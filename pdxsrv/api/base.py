@@ -3,8 +3,13 @@
 Success: HTTP 200 ``{"status": 1, ...}``. Failure: ``{"status": -1, "message": str, "code": str}``
 with HTTP 200 for application errors (the original's contract; with ``honest_status`` the HTTP
 status says what happened: 400, 403, 404, 409, 501), 404 for an unknown route, 405 for a wrong
-method, 401 for a missing or wrong token and 500 for a bug. Nothing else is ever sent: no
-traceback, no Python repr.
+method (with ``Allow``), 401 for a missing or wrong token and 500 for a bug. Nothing else is ever
+sent: no traceback, no Python repr.
+
+CORS (``--cors-origin``): every answer, errors included, carries ``Access-Control-Allow-Origin``
+and ``Vary: Origin`` when the request's ``Origin`` is an allowed one; ``OPTIONS`` on any route (the
+preflight, answered before the token check) is 204 with ``Allow`` and, for an allowed origin,
+``Access-Control-Allow-Methods``, ``-Headers`` and ``-Max-Age``.
 """
 
 from __future__ import annotations
@@ -33,6 +38,25 @@ class BadRequest(DomainError):
     code = "bad_request"
 
 
+PREFLIGHT_HEADERS = "Content-Type, Authorization, Last-Event-ID"
+PREFLIGHT_MAX_AGE = 600  # seconds a browser may reuse a preflight answer
+ANY_METHODS = ("GET", "POST", "PUT", "DELETE")
+
+
+def allowed_origin(handler: RequestHandler, origins: tuple[str, ...]) -> str | None:
+    """The request's Origin if it is one of `origins`."""
+    origin = handler.request.headers.get("Origin")
+    return origin if origin and origin in origins else None
+
+
+def cors_headers(handler: RequestHandler, origins: tuple[str, ...]) -> None:
+    """Allow the request's Origin when it is one of `origins` (headers sent on every answer, errors included)."""
+    origin = allowed_origin(handler, origins)
+    if origin:
+        handler.set_header("Access-Control-Allow-Origin", origin)
+        handler.set_header("Vary", "Origin")
+
+
 HONEST_STATUS = {NotFound: 404, Conflict: 409, PathRefused: 403, NotAvailable: 501}
 
 
@@ -48,6 +72,8 @@ class Context:
     boards: Any = None  # pdxsrv.boards.Boards: the tasks' VisualDL servers
     demo_mirror: str | None = None  # base URL the demo archives are fetched from (None: generate them)
     weights: WeightsConfig = field(default_factory=WeightsConfig)  # the pretrained-weights cache, mirror, offline
+    cors_origins: tuple[str, ...] = ()  # web origins allowed to call the API from a browser (--cors-origin)
+    legacy_demo: str | None = None  # the operator's copy of the original web demo page (--legacy-demo), as text
 
 
 def _refuse_constant(name: str) -> None:
@@ -63,6 +89,7 @@ class APIHandler(RequestHandler):
 
     def initialize(self, ctx: Context, ops: dict[str, Op]) -> None:
         self.ctx, self.ops = ctx, ops
+        cors_headers(self, ctx.cors_origins)  # set_default_headers ran before initialize, without ctx
 
     @property
     def store(self) -> Store:
@@ -70,8 +97,28 @@ class APIHandler(RequestHandler):
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if hasattr(self, "ctx"):
+            cors_headers(self, self.ctx.cors_origins)
+
+    def allowed_methods(self) -> list[str]:
+        """The methods of this route."""
+        return list(self.ops)
+
+    def options(self, *_: Any) -> None:
+        """The CORS preflight (and plain OPTIONS): 204 with the route's methods; CORS headers for allowed origins."""
+        self.set_status(204)
+        self.clear_header("Content-Type")
+        methods = ", ".join([*self.allowed_methods(), "OPTIONS"])
+        self.set_header("Allow", methods)
+        if allowed_origin(self, self.ctx.cors_origins):
+            self.set_header("Access-Control-Allow-Methods", methods)
+            self.set_header("Access-Control-Allow-Headers", PREFLIGHT_HEADERS)
+            self.set_header("Access-Control-Max-Age", str(PREFLIGHT_MAX_AGE))
+        self.finish()
 
     def prepare(self) -> None:
+        if self.request.method == "OPTIONS":  # a preflight carries no Authorization: answered before the token
+            return
         if self.ctx.token is not None:
             given = self.request.headers.get("Authorization", "")
             if not hmac.compare_digest(given.encode(), f"Bearer {self.ctx.token}".encode()):
@@ -101,6 +148,8 @@ class APIHandler(RequestHandler):
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
+        if status_code == 405:
+            self.set_header("Allow", ", ".join([*self.allowed_methods(), "OPTIONS"]))
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, DomainError):
             honest = next((code for cls, code in HONEST_STATUS.items() if isinstance(exc, cls)), 400)
@@ -130,5 +179,11 @@ class NotFoundHandler(APIHandler):
     def initialize(self, ctx: Context, ops: dict[str, Op] | None = None) -> None:
         super().initialize(ctx, {})
 
+    def allowed_methods(self) -> list[str]:
+        """Any method: an unknown route's preflight is answered, its request gets the 404."""
+        return list(ANY_METHODS)
+
     def prepare(self) -> None:
+        if self.request.method == "OPTIONS":
+            return
         raise HTTPError(404)

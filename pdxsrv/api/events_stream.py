@@ -6,7 +6,8 @@ Each event is sent once it is durable, as::
     event: <type>
     data: {"seq": ..., "ts": ..., "type": ..., "v": ..., "data": {...}}
 
-Filters: `tid`, `did`, `pid` (events about that object), `type` (a type or a glob such as
+Values that are not JSON (msgpack bytes) are sent as base64 text. Filters: `tid`, `did`, `pid`
+(events about that object: `subjects`), `type` (a type or a glob such as
 `task.*`; repeatable as a list). A reconnecting client sends `Last-Event-ID` (or `since`) and
 gets every matching event after that seq, from memory or from the log. A comment line is sent
 every 15 s of silence so proxies keep the connection open.
@@ -15,6 +16,7 @@ every 15 s of silence so proxies keep the connection open.
 from __future__ import annotations
 
 import asyncio
+import base64
 import fnmatch
 import json
 from typing import Any
@@ -26,7 +28,7 @@ from pdxsrv.api.base import APIHandler
 from pdxsrv.api.spec import ArgumentError
 
 KEEPALIVE = 15.0
-SUBJECT_KEYS = ("id", "tid", "did", "pid", "subject")
+SUBJECT_KEYS = ("id", "tid", "did", "pid", "subject", "job")
 
 
 def subjects(record: Record) -> set[str]:
@@ -35,10 +37,18 @@ def subjects(record: Record) -> set[str]:
     return {data[k] for k in SUBJECT_KEYS if isinstance(data.get(k), str)}
 
 
+def matches(record: Record, wanted: set[str], types: list[str]) -> bool:
+    """Whether `record` is about one of `wanted` (if any) and of one of `types` (names or globs, if any)."""
+    if wanted and not wanted & subjects(record):
+        return False
+    return not types or any(fnmatch.fnmatchcase(record.type, t) for t in types)
+
+
 class EventStreamHandler(APIHandler):
     """GET: follow the workspace's events."""
 
     def set_default_headers(self) -> None:
+        super().set_default_headers()
         self.set_header("Content-Type", "text/event-stream; charset=UTF-8")
         self.set_header("Cache-Control", "no-cache")
 
@@ -59,11 +69,8 @@ class EventStreamHandler(APIHandler):
             try:
                 for record in records:
                     last = record.seq
-                    if wanted and not wanted & subjects(record):
-                        continue
-                    if types and not any(fnmatch.fnmatchcase(record.type, t) for t in types):
-                        continue
-                    self.write(_frame(record))
+                    if matches(record, wanted, types):
+                        self.write(_frame(record))
                 if not records:
                     self.write(": keep-alive\n\n")
                 await self.flush()
@@ -90,6 +97,16 @@ def _read(log: Any, first: int, until: int) -> list[Record]:
     return out
 
 
+def as_json(record: Record) -> dict[str, Any]:
+    """A record as the API sends it: {seq, ts, type, v, data}."""
+    return {"seq": record.seq, "ts": record.ts, "type": record.type, "v": record.v, "data": record.data}
+
+
+def json_value(value: Any) -> Any:
+    """`json.dumps`' default: bytes (msgpack bin) as base64 text, anything else as its str."""
+    return base64.b64encode(value).decode() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
 def _frame(record: Record) -> str:
-    body = {"seq": record.seq, "ts": record.ts, "type": record.type, "v": record.v, "data": record.data}
-    return f"id: {record.seq}\nevent: {record.type}\ndata: {json.dumps(body, ensure_ascii=False)}\n\n"
+    body = json.dumps(as_json(record), ensure_ascii=False, default=json_value)
+    return f"id: {record.seq}\nevent: {record.type}\ndata: {body}\n\n"

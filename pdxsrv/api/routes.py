@@ -10,7 +10,11 @@ from typing import Any
 from pdxsrv.api.base import Context
 from pdxsrv.api.datasets import DatasetDetailsHandler, DatasetHandler, DatasetSplitHandler
 from pdxsrv.api.demo import DemoHandler
+from pdxsrv.api.browse import BrowseHandler
+from pdxsrv.api.events_log import DEFAULT_LIMIT, EventLogHandler
 from pdxsrv.api.events_stream import EventStreamHandler
+from pdxsrv.api.export_archive import ExportArchiveHandler
+from pdxsrv.api.legacy import LegacyDemoHandler
 from pdxsrv.api.file import FileHandler
 from pdxsrv.api.models import ModelHandler
 from pdxsrv.api.openapi import OpenAPIHandler
@@ -136,6 +140,11 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                    ("save_dir", "message"), job=True),
         "PUT": Op("Stop an export", (TID,), ("export_status", "message"), job=True),
     }),
+    ("/project/task/export/archive", ExportArchiveHandler, {
+        "GET": Op("Extension: a task's export (the latest, or the one in save_dir) as one zip download",
+                  (TID, Arg("save_dir", doc="the directory of one of the task's exports (default: the latest)")),
+                  ("application/zip",)),
+    }),
     ("/project/task/vdl", VdlHandler, {
         "GET": Op("URL of a VisualDL server for the task's logs", (TID,), ("url",), job=True),
     }),
@@ -168,6 +177,22 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
         "GET": Op("Workspace events as Server-Sent Events, live (resume with Last-Event-ID or since)",
                   (Arg("tid"), Arg("did"), Arg("pid"), Arg("type", STR_LIST, doc="event types or globs"),
                    Arg("since", INT, doc="send the events after this seq")), ("text/event-stream",)),
+    }),
+    ("/events/log", EventLogHandler, {
+        "GET": Op("Extension: the workspace's event log, newest first, a page at a time (read-only)",
+                  (Arg("before", INT, doc="only events with a smaller seq (next_before of the previous page)"),
+                   Arg("limit", INT, default=DEFAULT_LIMIT, doc="events per page, 1 to 1000"),
+                   Arg("id", doc="only events about this object (did, pid, tid, pmid, emid or job id)"),
+                   Arg("type", STR_LIST, doc="event types or globs")), ("events", "next_before")),
+    }),
+    ("/browse", BrowseHandler, {
+        "GET": Op("Extension: a read-only listing of a directory inside the allowed roots (no path: the roots)",
+                  (Arg("path", doc="a directory inside the workspace or an --allow-path root"),),
+                  ("path", "parent", "entries", "truncated")),
+    }),
+    ("/paddlex_restful_demo.html", LegacyDemoHandler, {
+        "GET": Op("The operator's copy of the original web demo page (--legacy-demo), pointed at this server; "
+                  "no token needed", (), ("text/html",)),
     }),
     ("/openapi.json", OpenAPIHandler, {"GET": Op("This API as an OpenAPI 3.1 document")}),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import logging
 import sys
 
@@ -14,7 +15,8 @@ from pdxsrv.store import WorkspaceLocked
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pdxsrv", description="Build computer-vision models over HTTP.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser.add_argument("--version", action="version", version=f"pdxsrv {version()}")
+    sub = parser.add_subparsers(dest="command")
     serve.add_arguments(sub.add_parser("serve", help="serve a workspace over HTTP (the PaddleX RESTful API)"))
     groups = (
         (supervisor, "supervisor", "the workspace's job supervisor"),
@@ -28,9 +30,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def version() -> str:
+    """pdxsrv's version, from the installed package's metadata."""
+    try:
+        return importlib.metadata.version("pdxsrv")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:  # `pdxsrv` alone: its help, on stdout
+        parser.print_help()
+        return 0
     logging.basicConfig(
         level=getattr(args, "log_level", "WARNING"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -1,14 +1,24 @@
-"""Options shared by several command groups: http(s) URLs and the weights cache."""
+"""Options shared by several command groups: http(s) URLs, web origins and the weights cache."""
 
 from __future__ import annotations
 
 import argparse
+from urllib.parse import urlsplit
 
 
 def http_url(value: str) -> str:
     """An http(s) base URL (--demo-mirror, --weights-mirror)."""
     if not value.startswith(("http://", "https://")):
         raise argparse.ArgumentTypeError(f"{value!r} is not an http:// or https:// URL")
+    return value
+
+
+def web_origin(value: str) -> str:
+    """A web origin as browsers send it in `Origin` (--cors-origin): scheme://host[:port], no path."""
+    parsed = urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path or parsed.query or parsed.fragment:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a web origin such as http://127.0.0.1:8000 (scheme, host "
+                                         "and port; no path, no trailing slash)")
     return value
 
 

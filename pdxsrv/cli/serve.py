@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from pdxsrv.cli.options import add_weights_dir, add_weights_mirror, http_url
+from pdxsrv.cli.options import add_weights_dir, add_weights_mirror, http_url, web_origin
 
 
 def add_arguments(serve: argparse.ArgumentParser) -> None:
@@ -32,6 +32,16 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         help="fetch demo archives from URL/<archive> (checked against URL/<archive>.sha256); without it, or when "
              "it cannot serve one, demos are generated",
     )
+    serve.add_argument(
+        "--cors-origin", action="append", default=[], metavar="ORIGIN", type=web_origin,
+        help="a web origin (scheme://host[:port]) whose pages may call this API from a browser, e.g. a page of the "
+             "original PaddleX web demo served elsewhere; repeatable. Off by default: it opens the API to that origin",
+    )
+    serve.add_argument(
+        "--legacy-demo", default=None, metavar="FILE",
+        help="serve FILE, your copy of the original PaddleX web demo page (paddlex_restful_demo.html), at "
+             "/paddlex_restful_demo.html with its http://0.0.0.0:8080 replaced by this server's URL",
+    )
     add_weights_dir(serve)
     source = serve.add_mutually_exclusive_group()
     add_weights_mirror(source)
@@ -53,5 +63,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.workspace, args.host, args.port, snapshot_every=args.snapshot_every,
         allow_paths=tuple(args.allow_path), token=args.token, honest_status=args.honest_status,
         supervise=not args.no_supervisor, demo_mirror=args.demo_mirror, weights=weights,
+        cors_origins=tuple(args.cors_origin), legacy_demo=args.legacy_demo,
     ))
     return 0

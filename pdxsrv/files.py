@@ -34,6 +34,28 @@ def pretrained_dir(root: str, mid: str) -> str:
     return f"{root}/pretrain/{mid}"
 
 
+TASK_LOGS = ("err.log", "out.log")
+
+
+def link_task_logs(task_path: str, job_dir: str) -> None:
+    """Point `<task dir>/err.log` and `out.log` at the logs of the task's latest job, `job_dir`.
+
+    They are relative symbolic links (`../../../.pdxsrv/jobs/<job>/err.log`), so they resolve inside
+    the workspace (where /file may read them) and survive moving it; each is replaced atomically
+    (a new link renamed over the old). The logs are created empty first, so a link never dangles.
+    """
+    os.makedirs(task_path, exist_ok=True)
+    for name in TASK_LOGS:
+        target = os.path.join(job_dir, name)
+        open(target, "ab").close()
+        link = os.path.join(task_path, name)
+        temp = f"{link}.{os.getpid()}.new"
+        if os.path.lexists(temp):
+            os.unlink(temp)
+        os.symlink(os.path.relpath(target, task_path), temp)
+        os.replace(temp, link)
+
+
 def remove_tree(path: str) -> None:
     """Delete a directory tree if it exists."""
     shutil.rmtree(path, ignore_errors=True)

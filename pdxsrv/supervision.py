@@ -7,6 +7,8 @@
   job the log says is active but the supervisor does not know becomes `lost`; every job's journal
   is replayed from the last record the log holds, so nothing reported while pdxsrv was down is
   missing, and nothing is recorded twice (records are deduplicated by journal seq).
+* A task's job, once spawned, becomes the task's latest: `<task dir>/err.log` and `out.log` are
+  pointed at its logs (`files.link_task_logs`), where the original's clients read them.
 * Then it follows the supervisor's PUB stream. Metrics, logs, `done` and state changes are
   appended at once, in order; step progress is coalesced (the latest wins) to at most one event
   per job every PROGRESS_INTERVAL seconds. A gap in a job's journal seqs is filled with
@@ -31,6 +33,7 @@ import msgpack
 import zmq
 import zmq.asyncio
 
+from pdxsrv import files
 from pdxsrv.domain import jobs
 from pdxsrv.domain.errors import DomainError
 from pdxsrv.store import Store
@@ -115,6 +118,9 @@ class Supervision:
             json.dump(params, f, ensure_ascii=False)
         await self.client.spawn(job, [sys.executable, "-m", "pdxsrv.jobs", kind, job_dir], job_dir,
                                 gpus=gpus, grace=grace)
+        task = self.store.state.tasks.get(jobs.job_name(job)[0])
+        if task is not None:  # where the original's clients read a task's logs: its latest job's
+            files.link_task_logs(files.task_dir(self.store.root, task.pid, task.id), job_dir)
 
     async def close(self) -> None:
         """Stop following (the supervisor and its jobs keep running)."""

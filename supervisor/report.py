@@ -2,6 +2,8 @@
 
 Record types written here: ``progress`` (not fsync'd: high rate), ``metric``, ``log`` and ``done``
 (fsync'd). The data of each is the keyword arguments given (``log``: ``{"message", "level"}``).
+A ``done`` with ``ok: false`` (not ``stopped``) also writes ``job failed: <message>`` to stderr,
+so the job's err.log ends with the cause of the failure, as its reader expects.
 The journal is the truth; the PUSH is a best-effort fast path (never blocks, bounded linger).
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 from typing import Any
 
 import zmq
@@ -17,6 +20,7 @@ from eventlog import Event, EventLog
 from supervisor import protocol
 from supervisor.journal import journal_dir, record_map
 
+FAILED_PREFIX = "job failed: "
 PUSH_LINGER_MS = 1000
 PUSH_HWM = 100_000
 
@@ -66,7 +70,9 @@ class Reporter:
         return self.append("log", {"message": message, "level": level})
 
     def done(self, **result: Any) -> dict[str, Any]:
-        """Report the job's result."""
+        """Report the job's result; a failure's message also goes to stderr (the end of the job's err.log)."""
+        if result.get("ok") is False and not result.get("stopped") and result.get("message"):
+            print(f"{FAILED_PREFIX}{result['message']}", file=sys.stderr, flush=True)
         return self.append("done", result)
 
     def close(self) -> None:

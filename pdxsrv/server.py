@@ -14,6 +14,7 @@ import tornado.web
 from pdxsrv import files
 from pdxsrv.api.base import Context, NotFoundHandler
 from pdxsrv.api.routes import make_routes
+from pdxsrv.api.web import web_routes
 from pdxsrv.boards import Boards
 from pdxsrv.store import DEFAULT_SNAPSHOT_EVERY, Store
 from pdxsrv.supervision import Supervision
@@ -26,7 +27,7 @@ log = logging.getLogger("pdxsrv")
 def make_app(ctx: Context) -> tornado.web.Application:
     """The Tornado application over one workspace."""
     return tornado.web.Application(
-        make_routes(ctx),
+        [*web_routes(), *make_routes(ctx)],  # the console's static files at / and /web/, then the API
         default_handler_class=NotFoundHandler,
         default_handler_args={"ctx": ctx},
     )

@@ -119,3 +119,11 @@ def test_events_log_reads_across_segments(tmp_path) -> None:
         got = [r.seq for r in read_newest_first(log.directory, 31, log.durable_seq)]
         assert got == list(range(30, 0, -1))
         assert [r.seq for r in read_newest_first(log.directory, 10**9, 35)][:2] == [35, 34]
+
+
+def test_events_are_sent_as_json_bytes_as_base64() -> None:
+    import json
+
+    from pdxsrv.api.events_stream import json_value
+
+    assert json.dumps({"blob": b"\x00\x01"}, default=json_value) == '{"blob": "AAE="}'

@@ -115,7 +115,7 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                   ("prune_status", "message"), job=True),
     }),
     ("/project/task/evaluate", EvaluateHandler, {
-        "GET": Op("Evaluation status and result", (TID,), ("evaluate_status", "message", "result")),
+        "GET": Op("Evaluation status and result", (TID,), ("evaluate_status", "message", "result", "path")),
         "POST": Op("Start an evaluation", (TID, Arg("epoch", INT), Arg("topk", INT), Arg("score_thresh", FLOAT),
                                            Arg("overlap_thresh", FLOAT)), job=True),
     }),
@@ -125,7 +125,7 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                   ("train_log", "eval_metric", "sensitivities_loss_img", "sensitivities", "chart_path", "prune_log")),
     }),
     ("/project/task/predict", PredictHandler, {
-        "GET": Op("Prediction status", (TID,), ("predict_status", "message", "predict_num", "total_num")),
+        "GET": Op("Prediction status", (TID,), ("predict_status", "message", "predict_num", "total_num", "results")),
         "POST": Op("Predict an image (image_data, base64) or images (img_list)",
                    (TID, Arg("image_data"), Arg("img_list", STR_LIST), Arg("score_thresh", FLOAT, default=0.5),
                     Arg("epoch", INT), Arg("save_dir")), ("path",), job=True),

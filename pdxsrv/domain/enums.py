@@ -95,6 +95,14 @@ class ExportedModelType(IntEnum):
     XTRAINSERVER = 5
 
 
+class ExportedType(IntEnum):
+    """What an exported-model record holds (`exported_type`: the original's 0 and 1; 2 is pdxsrv's ONNX)."""
+
+    inference = 0
+    lite = 1
+    onnx = 2
+
+
 # A task in one of these has a process working on it: it cannot be deleted, nor its project.
 ACTIVE_TASK_STATUSES = frozenset(
     {TaskStatus.XTRAINING, TaskStatus.XPRUNETRAIN, TaskStatus.XPRUNEING, TaskStatus.XEVALUATING, TaskStatus.XEXPORTING}

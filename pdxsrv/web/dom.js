@@ -1,4 +1,4 @@
-// Small DOM helpers: elements are built, never parsed from strings (no innerHTML with data).
+// Small DOM helpers: elements are built node by node, never parsed from strings.
 
 export function h(tag, attrs = {}, ...children) {
   const el = document.createElement(tag);

@@ -71,8 +71,8 @@ function dispatch(ev) {
 }
 
 function setLive(state) {
-  live.textContent = { live: "live", reconnecting: "reconnecting…", unauthorized: "token needed" }[state] || state;
-  live.className = `live ${state}`;
+  live.textContent = { live: "live", reconnecting: "reconnecting…", unauthorized: "token needed", "unauthorized-shown": "token needed" }[state] || state;
+  live.className = `live state-${state}`;
   if (state === "unauthorized") gate();
 }
 
@@ -85,6 +85,7 @@ function gate() {
   current = null;
   if (stream) { stream.close(); stream = null; }
   nav.hidden = true;
+  setLive("unauthorized-shown");
   api.clearError();
   clear(main, tokenForm(!!api.token(), async (value) => {
     api.setToken(value);

@@ -111,9 +111,13 @@ async function one(root, tid, app) {
     const ex = await api.get("/project/task/export", { tid }, { quiet: true }).catch(() => null);
     const kind = h("select", { name: "export-type", id: "export-type" },
       h("option", { value: "infer" }, "inference model (Paddle)"), h("option", { value: "onnx" }, "ONNX"), h("option", { value: "quant" }, "quantized inference model"));
+    const dir = h("input", { name: "save_dir", id: "export-dir", class: "mono", size: "48" });
+    const suggest = () => { dir.value = `${task.path}/export/${kind.value}`; };
+    kind.addEventListener("change", suggest);
+    suggest();
     const go = button("Export", () => busy(go, async () => {
       const quant = kind.value === "quant";
-      await api.post("/project/task/export", { tid, type: quant ? "infer" : kind.value, quant: quant || undefined });
+      await api.post("/project/task/export", { tid, type: quant ? "infer" : kind.value, quant: quant || undefined, save_dir: dir.value.trim() });
       await loadExport();
     }), { class: "primary", id: "export-start" });
     go.disabled = !TRAINED.has(status.task_status) || status.task_status === 6;
@@ -122,6 +126,7 @@ async function one(root, tid, app) {
     const dl = button("Download as zip", () => busy(dl, () => api.download("/project/task/export/archive", { tid }, `${tid}-export.zip`)), { id: "export-download" });
     clear(exportCard, h("h2", {}, "Export"),
       h("div", { class: "row" }, kind, go, ex ? badge(TASK_STATUS, ex.export_status) : null),
+      field("into the folder", dir),
       ex && ex.message ? h("p", { class: ex.export_status === 13 ? "error" : "muted" }, ex.message) : null,
       done ? [h("p", {}, "Folder: ", h("code", {}, ex.save_dir)), files, h("div", { class: "row" }, dl)] : null);
     if (done) {

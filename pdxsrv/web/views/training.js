@@ -35,7 +35,8 @@ export async function render(root, route, app) {
   let status = null; // GET /project/task {tid, resume}
   let trainJob = null;
   let liveNow = 0;   // points received while the task was training
-  let logName = route.query.get("log") || "out.log";
+  let logName = route.query.get("log") || "reports";
+  const reports = [];  // the training job's reports as log lines, from the events
 
   async function load() {
     const [all, st] = await Promise.all([api.get("/project/task"), api.get("/project/task", { tid, resume: true })]);
@@ -84,7 +85,9 @@ export async function render(root, route, app) {
         stat(t.train_stage || (t.progress >= 1 ? "Train Complete" : "–"), "stage", "stage"), stat(t.running_duration ? t.running_duration.replace("小时", " h ").replace("分", " min ").replace("秒", " s") : "–", "running time"),
         stat(best, "best model", "best"),
         t.train_error ? stat(t.train_error, "error") : null);
-      if (!TRAINING.has(status.task_status)) setProgress(bar, t.progress || 0, t.train_stage || "");
+      const tm = t.train_metrics;
+      const where = tm && tm.Epoch ? `epoch ${tm.Epoch}/${status.num_epochs || (p && p.train && p.train.num_epochs) || "?"} · step ${tm.Step}/${tm.Steps}` : "";
+      if (!TRAINING.has(status.task_status)) setProgress(bar, t.progress || 0, [t.train_stage || (t.progress >= 1 ? "Train Complete" : ""), where].filter(Boolean).join(" · "));
     } else clear(facts, h("span", { class: "muted" }, "Not trained yet."));
     if (p) {
       clear(params, section("Parameters", h("dl", { class: "kv", id: "params" }, Object.entries(p.train || {}).map(([k, v]) => [h("dt", {}, k), h("dd", { class: "mono" }, JSON.stringify(v))]))));
@@ -93,12 +96,26 @@ export async function render(root, route, app) {
 
   async function loadLog() {
     if (!task) return;
-    clear(logTabs, ["out.log", "err.log"].map((n) => button(n, () => { logName = n; loadLog(); }, { class: n === logName ? "active" : "" })));
+    clear(logTabs, ["reports", "out.log", "err.log"].map((n) => button(n, () => { logName = n; loadLog(); }, { class: n === logName ? "active" : "", data: { log: n } })));
+    if (logName === "reports") { showReports(); return; }
     const text = await api.text(`${task.path}/${logName}`).catch(() => null);
     if (text === null) { logOut.textContent = `(${logName} does not exist yet)`; return; }
     const lines = text.split("\n");
     logOut.textContent = lines.slice(-LOG_LINES).join("\n") || `(${logName} is empty)`;
     logOut.scrollTop = logOut.scrollHeight;
+  }
+
+  function showReports() {
+    if (logName !== "reports") return;
+    logOut.textContent = reports.slice(-LOG_LINES).join("\n") || "(no report yet)";
+    logOut.scrollTop = logOut.scrollHeight;
+  }
+
+  function report(ev, text) {
+    const t = new Date(ev.ts * 1000).toLocaleTimeString(undefined, { hour12: false });
+    reports.push(`${t}  ${text}`);
+    if (reports.length > 1000) reports.splice(0, reports.length - 1000);
+    showReports();
   }
 
   function stat(value, label, id) {
@@ -111,6 +128,12 @@ export async function render(root, route, app) {
     if (ev.type === "task.job_started" && d.kind === "train") {
       trainJob = d.job;
       if (d.resume_epoch === null || d.resume_epoch === undefined) { loss.clear(); lr.clear(); if (evalChart) evalChart.clear(); }
+      report(ev, d.resume_epoch ? `training resumed from epoch ${d.resume_epoch} (${d.job})` : `training started (${d.job})`);
+      return;
+    }
+    if (ev.type === "job.state_changed" && String(d.id).startsWith(`${tid}.train.`)) {
+      report(ev, `job ${d.id} ${d.state}${d.exit_code !== null && d.exit_code !== undefined ? ` (exit ${d.exit_code})` : ""}${d.message ? `: ${d.message}` : ""}`);
+      for (const line of d.err_tail || []) report(ev, `  ${line}`);
       return;
     }
     if (ev.type !== "job.reported" || !String(d.id).startsWith(`${tid}.train.`)) return;
@@ -123,6 +146,7 @@ export async function render(root, route, app) {
       if (status && TRAINING.has(status.task_status)) { liveNow++; loss.el.dataset.live = String(liveNow); }
       const share = r.num_epochs && r.steps ? x / (r.num_epochs * r.steps) : 0;
       const phase = r.phase === "evaluating" ? ` · evaluating epoch ${r.epoch}` : r.phase === "downloading" ? " · downloading weights" : "";
+      report(ev, `epoch ${r.epoch}/${r.num_epochs} step ${r.step}/${r.steps}  loss ${num(r.loss)}  lr ${num(r.lr)}${r.speed ? `  ${num(r.speed, 1)} img/s` : ""}${r.phase ? `  (${r.phase})` : ""}`);
       setProgress(bar, share, `epoch ${r.epoch}/${r.num_epochs} · step ${r.step}/${r.steps}${r.eta !== undefined ? ` · ETA ${duration(r.eta)}` : ""}${phase}`);
     } else if (d.kind === "progress" && r.phase === "downloading" && r.total) {
       setProgress(bar, r.done / r.total, "downloading pretrained weights");
@@ -134,6 +158,11 @@ export async function render(root, route, app) {
         evalSlot.replaceWith(evalChart.el);
       }
       evalChart.push(r.epoch, names.map((n) => r.metrics[n]));
+      report(ev, `evaluation of epoch ${r.epoch}: ${names.map((n) => `${n} ${num(r.metrics[n])}`).join(", ")}${r.best ? `  (best: epoch ${r.best.epoch})` : ""}`);
+    } else if (d.kind === "done") {
+      report(ev, r.ok ? `done${r.stopped ? " (stopped)" : ""}${r.epoch ? ` after epoch ${r.epoch}` : ""}` : `failed: ${r.error || r.message || JSON.stringify(r).slice(0, 200)}`);
+    } else if (d.kind === "log") {
+      report(ev, r.message || r.text || JSON.stringify(r));
     }
   }
 

@@ -1,0 +1,101 @@
+"""The web console in a real browser: a segmentation task's live view and IoU report; a server with --token."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pdxsrv.client import Client
+from pdxsrv.datasets.synthetic import make
+from tests.browser_support import assert_no_console_errors, browser, new_page, screenshot  # noqa: F401
+from tests.conftest import Server
+from tests.training_support import project_on
+
+pytestmark = pytest.mark.slow
+WAIT = 240_000  # ms: what the page shows is waited for, never a time
+
+
+def test_a_segmentation_task_live_and_its_iou_report(browser: Any, tmp_path: Path) -> None:
+    base = Path(os.path.realpath(tmp_path))
+    source = base / "seg"
+    make("segmentation", str(source), images=24, size=64, seed=5)
+    server = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
+    page = new_page(browser)
+    try:
+        c = Client(server.url)
+        pid = project_on(c, str(source), "segmentation", 0.25, 0.0)
+        tid = c.create_task(pid, {"model": "UNet", "num_epochs": 2, "save_interval_epochs": 1, "batch_size": 4,
+                                  "image_shape": [64, 64]})["tid"]
+        page.goto(f"{server.url}/#/task/{tid}")
+        page.wait_for_selector("#start")
+        assert page.locator("#loss-chart").get_attribute("data-points") == "0"
+        page.click("#start")
+        page.wait_for_selector("#loss-chart[data-live]", timeout=WAIT)
+        page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)
+        page.wait_for_selector("#eval-chart[data-points='2']")
+        assert "miou" in page.locator("#eval-chart").inner_text()
+        page.click("[data-log=reports]")
+        assert "evaluation of epoch 2" in page.locator("#log-tail").inner_text()
+        screenshot(page, "segmentation-live-training")
+
+        page.click("#actions a:text('Results')")
+        page.click("#evaluate")
+        page.wait_for_selector("#per-class table.per-class", timeout=WAIT)
+        headers = page.locator("#per-class th").all_inner_texts()
+        assert "iou" in headers
+        assert page.locator("#per-class tr[data-class=background]").is_visible()
+        assert "Mean_IoU" in page.locator("#eval-metrics").inner_text()
+        assert page.locator("#confusion table.heatmap").get_attribute("data-size") == "4"
+        screenshot(page, "segmentation-results")
+        assert_no_console_errors(page)
+    except BaseException:
+        screenshot(page, "failed-segmentation")
+        raise
+    finally:
+        page.context.close()
+        server.stop()
+        server.shutdown_supervisor()
+
+
+def test_with_a_token_nothing_loads_before_it_is_given(browser: Any, tmp_path: Path) -> None:
+    server = Server(str(tmp_path / "ws"), "--token", "s3cret-token")
+    Client(server.url, token="s3cret-token").create_dataset("guarded flowers", "classification")
+    page = new_page(browser)
+    api_calls: list[tuple[str, int]] = []
+    page.on("response", lambda r: api_calls.append((r.url, r.status)) if "/web/" not in r.url else None)
+    try:
+        page.goto(f"{server.url}/#/datasets")
+        page.wait_for_selector("#token-form")
+        screenshot(page, "token")
+        assert page.locator("#nav").is_hidden()
+        assert "guarded flowers" not in page.content()
+        assert not [u for u, s in api_calls if s == 200 and u.rstrip("/") != server.url]  # only 401s
+
+        page.fill("#token", "wrong")
+        page.click("#token-form button[type=submit]")
+        page.wait_for_selector("#token-wrong")
+        assert "guarded flowers" not in page.content()
+
+        page.fill("#token", "s3cret-token")
+        page.click("#token-form button[type=submit]")
+        page.wait_for_selector("tr[data-id=D0001]")
+        assert "guarded flowers" in page.locator("tr[data-id=D0001]").inner_text()
+        assert page.locator("#nav").is_visible()
+        page.wait_for_selector("#live:text-is('live')")  # the event stream got the token too
+        Client(server.url, token="s3cret-token").create_dataset("second", "segmentation")
+        page.wait_for_selector("tr[data-id=D0002]")  # refreshed from the stream
+
+        page.reload()  # the tab keeps the token for its session
+        page.wait_for_selector("tr[data-id=D0002]")
+        assert page.locator("#token-form").count() == 0
+        assert_no_console_errors(page, allow=("401",))
+    except BaseException:
+        screenshot(page, "failed-token")
+        raise
+    finally:
+        page.context.close()
+        server.stop()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pdxsrv
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.spec import Arg, Op
 from pdxsrv.api.status_codes import FIELDS, schema as coded
@@ -120,7 +121,7 @@ def document(routes: list[tuple[str, type, dict[str, Op]]], schemas: dict[str, A
     """The OpenAPI document of `routes`, with the named `schemas` their arguments refer to."""
     return {
         "openapi": "3.1.0",
-        "info": {"title": "pdxsrv — PaddleX RESTful API", "version": "0.1.0",
+        "info": {"title": "pdxsrv — PaddleX RESTful API", "version": pdxsrv.version(),
                  "description": "Integer-coded fields carry `enum` with `x-enum-varnames` (the names) and "
                                 "`x-enum-descriptions` (the meanings)."},
         "paths": {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
+import pdxsrv
 import logging
 import sys
 
@@ -15,7 +15,7 @@ from pdxsrv.store import WorkspaceLocked
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pdxsrv", description="Build computer-vision models over HTTP.")
-    parser.add_argument("--version", action="version", version=f"pdxsrv {version()}")
+    parser.add_argument("--version", action="version", version=f"pdxsrv {pdxsrv.version()}")
     sub = parser.add_subparsers(dest="command")
     serve.add_arguments(sub.add_parser("serve", help="serve a workspace over HTTP (the PaddleX RESTful API)"))
     groups = (
@@ -28,14 +28,6 @@ def _parser() -> argparse.ArgumentParser:
         group = sub.add_parser(name, help=text)
         module.add_commands(group.add_subparsers(dest=f"{name}_command", required=True))
     return parser
-
-
-def version() -> str:
-    """pdxsrv's version, from the installed package's metadata."""
-    try:
-        return importlib.metadata.version("pdxsrv")
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,7 +115,7 @@ def whole_project(page: Any, console: Server) -> None:
     page.click("#start")
     page.wait_for_selector("#loss-chart[data-live]", timeout=WAIT)  # a point arrived while the task was training
     page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)
-    page.wait_for_function("Number(document.querySelector('#loss-chart').dataset.points) >= 2")
+    page.wait_for_selector("#loss-chart:not([data-points='0']):not([data-points='1'])")  # (no eval: the page's CSP)
     page.wait_for_selector("#eval-chart[data-points='2']")
     page.wait_for_selector("#train-progress:has-text('Train Complete')")
     assert "epoch 2/2" in page.locator("#train-progress").inner_text()
@@ -148,8 +148,17 @@ def whole_project(page: Any, console: Server) -> None:
     page.wait_for_selector("#predict-image[src^='data:image/']", timeout=WAIT)
     assert page.locator("#predict-summary").inner_text().split()[0] in ("circle", "square", "triangle")
 
+    # a refusal shows in the one error banner, and the banner can be dismissed
+    page.fill("#export-dir", "/proc/pdxsrv-not-allowed")
+    page.click("#export-start")
+    page.wait_for_selector("#banner:visible")
+    assert "/proc/pdxsrv-not-allowed" in page.locator("#banner-text").inner_text()
+    page.click("#banner-close")
+    assert page.locator("#banner").is_hidden()
+
     # export, the files listed, and the whole export downloaded as one zip
     page.select_option("#export-type", "infer")
+    page.fill("#export-dir", str(base / "exports" / "shapes-infer"))
     page.click("#export-start")
     page.wait_for_selector("#export-download", timeout=WAIT)
     page.wait_for_selector("#export-files td:text-is('deploy.yml')")
@@ -180,4 +189,11 @@ def whole_project(page: Any, console: Server) -> None:
             seqs = [int(s) for s in page.locator("#audit-table tbody tr").evaluate_all("rs => rs.map(r => r.dataset.seq)")]
             assert seqs == sorted(seqs, reverse=True)  # newest first
             assert "task.created" in page.locator("#audit-table").inner_text()
+            page.goto(f"{console.url}/#/audit")  # everything: more than a page
+            page.wait_for_selector("#audit-older")
+            first = page.locator("#audit-table tbody tr").count()
+            page.click("#audit-older")
+            page.wait_for_selector(f"#audit-table tbody tr:nth-child({first + 1})")
+            seqs = [int(s) for s in page.locator("#audit-table tbody tr").evaluate_all("rs => rs.map(r => r.dataset.seq)")]
+            assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
     assert_no_console_errors(page)

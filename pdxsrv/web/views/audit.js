@@ -29,10 +29,14 @@ export async function render(root, route, app) {
 
   function row(e) {
     const about = events.subjects(e);
+    const data = h("td", { class: "mono event-data", title: "click to show it whole" }, JSON.stringify(e.data));
+    data.addEventListener("click", () => {
+      const whole = data.classList.toggle("whole");
+      data.textContent = whole ? JSON.stringify(e.data, null, 2) : JSON.stringify(e.data);
+    });
     return h("tr", { data: { seq: String(e.seq) } }, h("td", { class: "num" }, String(e.seq)), h("td", { class: "muted" }, when(e.ts)),
-      h("td", { class: "mono" }, e.type),
-      h("td", {}, [...new Set(about)].map((s) => [link(`#/audit/${encodeURIComponent(s)}`, s), " "])),
-      h("td", { class: "mono event-data", title: JSON.stringify(e.data) }, JSON.stringify(e.data)));
+      h("td", { class: "mono" }, e.type, e.v > 1 ? h("span", { class: "muted" }, ` v${e.v}`) : null),
+      h("td", {}, [...new Set(about)].map((s) => [link(`#/audit/${encodeURIComponent(s)}`, s), " "])), data);
   }
 
   async function page(before) {

@@ -30,7 +30,7 @@ export async function render(root, route, app) {
   const xs = [...new Set(runs.flatMap((r) => r.loss.map(([x]) => x)))].sort((a, b) => a - b);
   loss.set(xs, runs.map((r) => { const m = new Map(r.loss); return xs.map((x) => m.get(x) ?? null); }));
   const metricName = runs.find((r) => r.metric)?.metric || "metric";
-  const evals = lineChart({ title: `Evaluation (${metricName})`, series: ids, xLabel: "epoch" });
+  const evals = lineChart({ title: `Evaluation (${metricName})`, series: ids, xLabel: "epoch", xInt: true });
   evals.el.id = "compare-eval";
   const epochs = [...new Set(runs.flatMap((r) => r.evals.map(([e]) => e)))].sort((a, b) => a - b);
   evals.set(epochs, runs.map((r) => { const m = new Map(r.evals); return epochs.map((e) => m.get(e) ?? null); }));

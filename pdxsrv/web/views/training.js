@@ -84,6 +84,7 @@ export async function render(root, route, app) {
       clear(facts,
         stat(t.train_stage || (t.progress >= 1 ? "Train Complete" : "–"), "stage", "stage"), stat(t.running_duration ? t.running_duration.replace("小时", " h ").replace("分", " min ").replace("秒", " s") : "–", "running time"),
         stat(best, "best model", "best"),
+        t.pruning && Object.keys(t.pruning).length ? stat(Object.entries(t.pruning).map(([k, v]) => `${k} ${typeof v === "number" ? num(v, 3) : JSON.stringify(v)}`).join(" · "), "pruning", "pruning") : null,
         t.train_error ? stat(t.train_error, "error") : null);
       const tm = t.train_metrics;
       const where = tm && tm.Epoch ? `epoch ${tm.Epoch}/${status.num_epochs || (p && p.train && p.train.num_epochs) || "?"} · step ${tm.Step}/${tm.Steps}` : "";

@@ -99,6 +99,8 @@ def whole_project(page: Any, console: Server) -> None:
     assert re.search(r"\d", page.locator("#estimate-time").inner_text())  # the estimated training time shows
     assert page.locator("#recipe").inner_text() in ("from_scratch", "fine_tune")
     assert page.locator("#task-form select[name=model]").input_value() == "ResNet18"
+    page.select_option("#task-form select[name=model]", "MobileNetV3_small")  # that model's recommended values
+    page.wait_for_selector("#task-form[data-model=MobileNetV3_small]")
     page.fill("#task-form input[name=num_epochs]", "2")
     page.fill("#task-form input[name=batch_size]", "4")
     page.fill("#task-form input[name=save_interval_epochs]", "1")

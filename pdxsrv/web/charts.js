@@ -78,7 +78,9 @@ export function bars(title, entries, { format = (v) => num(v), max = null } = {}
 // A confusion matrix as a heat map table: rows are the true classes, columns the predicted ones.
 export function heatmap(matrix, labels) {
   const n = matrix.length;
-  const names = labels && labels.length === n ? labels : matrix.map((_, i) => String(i));
+  const names = labels && labels.length === n ? labels
+    : labels && labels.length === n - 1 ? [...labels, "background"]  // detection: the last row is what was not found
+      : matrix.map((_, i) => String(i));
   const rowSums = matrix.map((r) => r.reduce((a, b) => a + b, 0));
   const head = h("tr", {}, h("th", { class: "corner" }, "true \\ predicted"), names.map((l) => h("th", { title: l }, l)));
   const rows = matrix.map((row, i) => h("tr", {}, h("th", { title: names[i] }, names[i]), row.map((v, j) => {

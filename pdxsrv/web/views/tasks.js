@@ -156,6 +156,7 @@ export function taskForm(p, rec, schema, { onModel, submit, title = "New task", 
     h("div", { class: "form-grid" }, field("Description", desc), main),
     more.length ? h("details", {}, h("summary", {}, `More parameters (${more.length}): augmentation, schedule, normalisation`), h("div", { class: "form-grid" }, more)) : null,
     h("div", { class: "row" }, h("button", { type: "submit", class: "primary", id: "create-task" }, action)));
+  form.dataset.model = values.model || "";
   form.addEventListener("input", debounce(paintEstimate, 150));
   if (inputs.model && onModel) inputs.model.addEventListener("change", () => onModel(inputs.model.value));
   form.addEventListener("submit", async (e) => {

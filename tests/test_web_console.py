@@ -1,4 +1,5 @@
-"""The web console in a real browser: a whole classification project, clicked through as a person would.
+"""The web console in a real browser: a whole classification project, clicked through as a person would; stop and
+resume from a chosen epoch.
 
 A real server with its supervisor trains on a tiny generated dataset; every step asserts what the page shows.
 Screenshots of each page (1280x800) go to tests/artifacts/ ($PDXSRV_ARTIFACTS); the live training view is also
@@ -17,9 +18,11 @@ from typing import Any, Iterator
 
 import pytest
 
+from pdxsrv.client import Client
 from pdxsrv.datasets.synthetic import make
 from tests.browser_support import assert_no_console_errors, browser, new_page, screenshot  # noqa: F401
 from tests.conftest import Server
+from tests.training_support import project_on
 
 pytestmark = pytest.mark.slow
 DOCS_IMG = Path(__file__).resolve().parent.parent / "docs" / "img" / "live-training.png"
@@ -200,3 +203,40 @@ def whole_project(page: Any, console: Server) -> None:
             seqs = [int(s) for s in page.locator("#audit-table tbody tr").evaluate_all("rs => rs.map(r => r.dataset.seq)")]
             assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == len(seqs)
     assert_no_console_errors(page)
+
+
+def test_stop_and_resume_from_a_chosen_epoch(browser: Any, tmp_path: Path) -> None:
+    base = Path(os.path.realpath(tmp_path))
+    source = base / "shapes"
+    make("classification", str(source), images=24, size=32, seed=9)
+    server = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
+    page = new_page(browser)
+    try:
+        c = Client(server.url)
+        pid = project_on(c, str(source), "classification", 0.25, 0.0)
+        tid = c.create_task(pid, {"model": "MobileNetV3_small", "num_epochs": 8, "save_interval_epochs": 1,
+                                  "batch_size": 4, "image_shape": [32, 32]})["tid"]
+        page.goto(f"{server.url}/#/task/{tid}")
+        page.click("#start")
+        page.wait_for_selector("#eval-chart[data-points]", timeout=WAIT)  # epoch 1 is saved and evaluated
+        page.click("#stop")
+        page.wait_for_selector("h1 .badge[data-status=XTRAINEXIT]", timeout=WAIT)
+        saved = int(page.locator("input[name=resume-epoch]").input_value())
+        assert 1 <= saved < 8
+        before = int(page.locator("#loss-chart").get_attribute("data-points"))
+        page.fill("input[name=resume-epoch]", "1")  # a chosen epoch, not necessarily the last saved one
+        page.click("#resume")
+        page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)
+        page.wait_for_selector("#train-progress:has-text('epoch 8/8')")
+        assert int(page.locator("#loss-chart").get_attribute("data-points")) >= before  # the curve went on
+        page.click("[data-log=reports]")
+        assert "training resumed from epoch 1" in page.locator("#log-tail").inner_text()
+        screenshot(page, "resumed-training")
+        assert_no_console_errors(page)
+    except BaseException:
+        screenshot(page, "failed-resume")
+        raise
+    finally:
+        page.context.close()
+        server.stop()
+        server.shutdown_supervisor()

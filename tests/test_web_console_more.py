@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,7 @@ def test_a_segmentation_task_live_and_its_iou_report(browser: Any, tmp_path: Pat
     try:
         c = Client(server.url)
         pid = project_on(c, str(source), "segmentation", 0.25, 0.0)
-        tid = c.create_task(pid, {"model": "UNet", "num_epochs": 2, "save_interval_epochs": 1, "batch_size": 4,
+        tid = c.create_task(pid, {"model": "BiSeNetV2", "num_epochs": 2, "save_interval_epochs": 1, "batch_size": 4,
                                   "image_shape": [64, 64]})["tid"]
         page.goto(f"{server.url}/#/task/{tid}")
         page.wait_for_selector("#start")
@@ -54,43 +53,6 @@ def test_a_segmentation_task_live_and_its_iou_report(browser: Any, tmp_path: Pat
         assert_no_console_errors(page)
     except BaseException:
         screenshot(page, "failed-segmentation")
-        raise
-    finally:
-        page.context.close()
-        server.stop()
-        server.shutdown_supervisor()
-
-
-def test_stop_and_resume_from_a_chosen_epoch(browser: Any, tmp_path: Path) -> None:
-    base = Path(os.path.realpath(tmp_path))
-    source = base / "shapes"
-    make("classification", str(source), images=24, size=32, seed=9)
-    server = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
-    page = new_page(browser)
-    try:
-        c = Client(server.url)
-        pid = project_on(c, str(source), "classification", 0.25, 0.0)
-        tid = c.create_task(pid, {"model": "MobileNetV3_small", "num_epochs": 8, "save_interval_epochs": 1,
-                                  "batch_size": 4, "image_shape": [32, 32]})["tid"]
-        page.goto(f"{server.url}/#/task/{tid}")
-        page.click("#start")
-        page.wait_for_selector("#eval-chart[data-points]", timeout=WAIT)  # epoch 1 is saved and evaluated
-        page.click("#stop")
-        page.wait_for_selector("h1 .badge[data-status=XTRAINEXIT]", timeout=WAIT)
-        saved = int(page.locator("input[name=resume-epoch]").input_value())
-        assert 1 <= saved < 8
-        before = int(page.locator("#loss-chart").get_attribute("data-points"))
-        page.fill("input[name=resume-epoch]", "1")  # a chosen epoch, not necessarily the last saved one
-        page.click("#resume")
-        page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)
-        page.wait_for_selector("#train-progress:has-text('epoch 8/8')")
-        assert int(page.locator("#loss-chart").get_attribute("data-points")) >= before  # the curve went on
-        page.click("[data-log=reports]")
-        assert "training resumed from epoch 1" in page.locator("#log-tail").inner_text()
-        screenshot(page, "resumed-training")
-        assert_no_console_errors(page)
-    except BaseException:
-        screenshot(page, "failed-resume")
         raise
     finally:
         page.context.close()

@@ -47,15 +47,33 @@ def _cpu_num() -> int:
     return os.cpu_count() or psutil.cpu_count() or 1
 
 
+def _utilization(index: int) -> int | None:
+    """One GPU's use in percent over NVML's last sample period; None when it cannot be queried."""
+    try:
+        return int(pynvml.nvmlDeviceGetUtilizationRates(pynvml.nvmlDeviceGetHandleByIndex(index)).gpu)
+    except pynvml.NVMLError:
+        return None
+
+
+def _load() -> dict[str, Any]:
+    """CPU use in percent since the previous call (psutil's), and memory in MB: extensions of machine_info."""
+    memory = psutil.virtual_memory()
+    return {"cpu_percent": psutil.cpu_percent(interval=None), "mem_total_mb": int(memory.total // MB),
+            "mem_available_mb": int(memory.available // MB)}
+
+
 def machine_info() -> dict[str, Any]:
-    """{message, cpu_num, gpu_num, sysstr[, driver_version, gpu_free_mem]} for this machine, never raising."""
-    info: dict[str, Any] = {"message": "", "cpu_num": _cpu_num(), "gpu_num": 0, "sysstr": platform.system()}
+    """{message, cpu_num, gpu_num, sysstr, cpu_percent, mem_total_mb, mem_available_mb[, driver_version,
+    gpu_free_mem, gpu_util]} for this machine, never raising."""
+    info: dict[str, Any] = {"message": "", "cpu_num": _cpu_num(), "gpu_num": 0, "sysstr": platform.system(),
+                            **_load()}
     try:
         with _nvml():
             count = pynvml.nvmlDeviceGetCount()
             if count:
                 info["driver_version"] = _text(pynvml.nvmlSystemGetDriverVersion())
                 info["gpu_free_mem"] = [_memory(i)["free"] for i in range(count)]
+                info["gpu_util"] = [_utilization(i) for i in range(count)]
     except pynvml.NVMLError as exc:
         info["message"] = f"no GPU detected (NVML is not available: {exc})"
         return info

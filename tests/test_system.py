@@ -43,6 +43,7 @@ def test_machine_info_on_this_machine_has_the_keys_with_the_right_types() -> Non
     assert isinstance(info["message"], str) and info["message"]
     assert isinstance(info["cpu_num"], int) and info["cpu_num"] >= 1
     assert isinstance(info["gpu_num"], int) and info["sysstr"] == platform.system()
+    assert 0 <= info["cpu_percent"] <= 100 and 0 < info["mem_available_mb"] <= info["mem_total_mb"]
     if info["gpu_num"]:
         assert isinstance(info["driver_version"], str) and len(info["gpu_free_mem"]) == info["gpu_num"]
     else:
@@ -72,6 +73,7 @@ def test_gpus_are_read_through_nvml_and_it_is_shut_down_each_time(two_gpus: list
     info = system.machine_info()
     assert info["message"] == "GPU detected" and info["gpu_num"] == 2
     assert info["driver_version"] == "550.54.15" and info["gpu_free_mem"] == [6000, 3000]
+    assert info["gpu_util"] == [None, None]  # the fake NVML has no utilization: unknown, not an error
     assert system.gpu_memory() == [{"free": 6000, "used": 2000, "total": 8000},
                                    {"free": 3000, "used": 5000, "total": 8000}]
     assert system.gpu_free_mb([1, 0]) == [3000, 6000]

@@ -149,7 +149,8 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
         "GET": Op("URL of a VisualDL server for the task's logs", (TID,), ("url",), job=True),
     }),
     ("/system", SystemHandler, {
-        "GET": Op("Machine facts or GPU memory, read live",
+        "GET": Op("Machine facts or GPU memory, read live (machine_info also answers, beyond the original: "
+                  "cpu_percent, mem_total_mb, mem_available_mb and, with GPUs, gpu_util in percent)",
                   (Arg("type", required=True, choices=("machine_info", "gpu_memory_size")),), ("info", "gpu_mem_infos")),
         "DELETE": Op("Stop every job", (), job=True),
     }),

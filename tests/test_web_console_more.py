@@ -1,8 +1,9 @@
-"""The web console in a real browser: a segmentation task's live view and IoU report; a server with --token."""
+"""The web console in a real browser: a segmentation task's live view and IoU report; pruning; a server with --token."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from pdxsrv.client import Client
 from pdxsrv.datasets.synthetic import make
 from tests.browser_support import assert_no_console_errors, browser, new_page, screenshot  # noqa: F401
 from tests.conftest import Server
-from tests.training_support import project_on
+from tests.training_support import project_on, trained_classifier
 
 pytestmark = pytest.mark.slow
 WAIT = 240_000  # ms: what the page shows is waited for, never a time
@@ -98,3 +99,33 @@ def test_with_a_token_nothing_loads_before_it_is_given(browser: Any, tmp_path: P
     finally:
         page.context.close()
         server.stop()
+
+
+def test_pruning_sensitivities_chart_and_a_pruned_retraining(browser: Any, tmp_path: Path) -> None:
+    base = Path(os.path.realpath(tmp_path))
+    server = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
+    page = new_page(browser)
+    try:
+        c = Client(server.url)
+        pid, tid = trained_classifier(c, str(base), seed=4)
+        page.goto(f"{server.url}/#/results/{tid}")
+        page.click("#prune-start")
+        page.wait_for_selector("#sensitivity-chart:not([data-points='0'])", timeout=WAIT)
+        assert page.locator("#prune .badge").first.get_attribute("data-status") == "XSPRUNEDONE"
+        page.wait_for_selector("#evaluate:enabled")  # the other cards follow the task's status back from the analysis
+        page.locator("#prune").scroll_into_view_if_needed()
+        screenshot(page, "pruning")
+        page.fill("input[name=pruned_flops]", "0.3")
+        page.click("#prune-retrain")
+        page.wait_for_url(re.compile(r"#/task/T0002$"))
+        page.wait_for_selector(f"h1:has-text('prunes {tid}')")
+        page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)
+        page.wait_for_selector("#fact-pruning")  # what the pruning removed
+        assert_no_console_errors(page)
+    except BaseException:
+        screenshot(page, "failed-pruning")
+        raise
+    finally:
+        page.context.close()
+        server.stop()
+        server.shutdown_supervisor()

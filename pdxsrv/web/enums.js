@@ -40,7 +40,7 @@ export const PROJECT_TYPES = ["classification", "detection", "segmentation", "in
 export const TRAINING = new Set([3, 15]);
 export const ACTIVE_TASK = new Set([2, 3, 6, 11, 14, 15]);
 export const ACTIVE_DATASET = new Set([1, 3]);
-export const TRAINED = new Set([4, 5, 6, 7, 11, 12, 13]);
+export const TRAINED = new Set([4, 5, 6, 7, 11, 12, 13, 14]);  // has a trained model
 
 import { h } from "./dom.js";
 

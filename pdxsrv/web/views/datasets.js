@@ -50,6 +50,8 @@ async function one(root, did, route, app) {
   const importBar = progressBar(0, "");
   let ds = null;
   let details = null;
+  // What the person chose, kept when an event redraws the page: the folder browsed, the image filter and page.
+  const kept = { browse: null, cls: "", part: "all", page: Number(route.query.get("page") || 0), status: null, details: null };
 
   async function load() {
     ds = await api.get("/dataset", { did });
@@ -60,8 +62,12 @@ async function one(root, did, route, app) {
       h("dt", {}, "created"), h("dd", {}, ds.attr.create_time || ""),
       h("dt", {}, "projects"), h("dd", {}, ds.attr.pids && ds.attr.pids.length ? ds.attr.pids.map((p) => [link(`#/tasks/${p}`, p), " "]) : newProject()),
       ds.message ? [h("dt", {}, "message"), h("dd", { class: ds.dataset_status === 2 || ds.dataset_status === 5 ? "error" : "" }, ds.message)] : null)));
-    renderImport();
+    if (kept.status !== ds.dataset_status) renderImport();  // not while someone browses, unless the status moved
     details = ds.dataset_status >= 4 && ds.dataset_status !== 5 ? (await api.get("/dataset/details", { did })).details : null;
+    const same = kept.status === ds.dataset_status && kept.details === JSON.stringify(details);
+    kept.status = ds.dataset_status;
+    kept.details = JSON.stringify(details);
+    if (same) return;
     renderSplit();
     renderDetails();
   }
@@ -88,6 +94,7 @@ async function one(root, did, route, app) {
     }), { class: "primary", id: "import-here", disabled: true });
     async function open(path) {
       const answer = await api.get("/browse", path ? { path } : {});
+      kept.browse = answer.path;
       chosen.textContent = answer.path || "";
       go.disabled = !answer.path;
       up.disabled = !answer.path;
@@ -105,7 +112,7 @@ async function one(root, did, route, app) {
           h("p", { class: "muted" }, ds.dataset_status >= 4 ? "Imported. Importing again replaces the files." :
             "Choose the folder that holds the dataset (for classification: one sub-folder per class), among the directories this server may read."),
           h("div", { class: "row" }, up, h("span", {}, "Folder: "), chosen), listEl, h("div", { class: "row" }, go))));
-    if (!active) open(null).catch(() => {});
+    if (!active) open(kept.browse).catch(() => open(null).catch(() => {}));
   }
 
   function renderSplit() {
@@ -151,7 +158,9 @@ async function one(root, did, route, app) {
     const gallery = h("div", { class: "gallery", id: "gallery" });
     const preview = h("div", { class: "preview" });
     const pager = h("div", { class: "pager" });
-    let page = Number(route.query.get("page") || 0);
+    cls.value = kept.cls;
+    part.value = kept.part;
+    let page = kept.page;
     const files = () => {
       let names = Object.keys(details.file_info || {});
       if (cls.value) names = details.label_info?.[cls.value] || [];
@@ -169,6 +178,7 @@ async function one(root, did, route, app) {
       const names = files();
       const pages = Math.max(1, Math.ceil(names.length / PAGE));
       page = Math.min(page, pages - 1);
+      kept.page = page;
       clear(gallery, names.slice(page * PAGE, page * PAGE + PAGE).map((name) => {
         const img = h("img", { alt: name });
         const fig = h("figure", { class: "thumb", data: { name }, title: name, onclick: () => big(name, img.src) }, img, h("figcaption", {}, caption(name)));
@@ -183,8 +193,8 @@ async function one(root, did, route, app) {
       clear(preview, h("div", { class: "card" }, h("div", { class: "spread" }, h("b", {}, name), button("Close", () => clear(preview))),
         h("img", { src, alt: name }), h("p", { class: "muted" }, `label: ${JSON.stringify(details.file_info[name])}`)));
     }
-    cls.addEventListener("change", () => { page = 0; show(); });
-    part.addEventListener("change", () => { page = 0; show(); });
+    cls.addEventListener("change", () => { kept.cls = cls.value; page = 0; show(); });
+    part.addEventListener("change", () => { kept.part = part.value; page = 0; show(); });
     clear(imagesCard, section("Images with their labels", h("div", { class: "row" }, cls, part), preview, gallery, pager));
     show();
   }

@@ -43,6 +43,7 @@ async function one(root, tid, app) {
   const modelsSlot = h("div");
   root.append(head, evalCard, h("div", { class: "grid two" }, predictCard, exportCard), pruneCard, modelsSlot);
   let task = null, status = null;
+  let exportDir = null;  // the folder typed for the export, kept when the cards are redrawn
 
   async function loadTask() {
     const [all, st] = await Promise.all([api.get("/project/task"), api.get("/project/task", { tid })]);
@@ -112,9 +113,10 @@ async function one(root, tid, app) {
     const kind = h("select", { name: "export-type", id: "export-type" },
       h("option", { value: "infer" }, "inference model (Paddle)"), h("option", { value: "onnx" }, "ONNX"), h("option", { value: "quant" }, "quantized inference model"));
     const dir = h("input", { name: "save_dir", id: "export-dir", class: "mono", size: "48" });
-    const suggest = () => { dir.value = `${task.path}/export/${kind.value}`; };
+    const suggest = () => { exportDir = null; dir.value = `${task.path}/export/${kind.value}`; };
     kind.addEventListener("change", suggest);
-    suggest();
+    dir.addEventListener("input", () => { exportDir = dir.value; });
+    if (exportDir === null) suggest(); else dir.value = exportDir;  // kept over refreshes
     const go = button("Export", () => busy(go, async () => {
       const quant = kind.value === "quant";
       await api.post("/project/task/export", { tid, type: quant ? "infer" : kind.value, quant: quant || undefined, save_dir: dir.value.trim() });
@@ -172,10 +174,8 @@ async function one(root, tid, app) {
   }
 
   const refresh = debounce(() => loadAll().catch(() => {}), 300);
-  const again = (fn) => debounce(() => loadTask().then(fn).catch(() => {}), 200);
   const debounced = {
     predict: debounce(() => showPrediction(predictCard.querySelector("#predict-result")).catch(() => {}), 200),
-    evaluate: again(loadEvaluation), export: again(loadExport), prune: again(loadPrune),
   };
   await loadAll();
   return {
@@ -183,13 +183,8 @@ async function one(root, tid, app) {
       if (!events.about(ev, tid)) return;
       if (ev.type === "job.reported" && ev.data.kind !== "done") return;
       const kind = String(ev.data.id || "").split(".")[1];
-      if (ev.type === "job.reported" || ev.type === "job.state_changed" || ev.type.startsWith("exported_model") || ev.type.startsWith("pretrained_model")) {
-        if (kind === "predict") debounced.predict();
-        else if (kind === "evaluate") debounced.evaluate();
-        else if (kind === "export") debounced.export();
-        else if (kind === "prune") debounced.prune();
-        else refresh();
-      } else refresh();
+      if (kind === "predict" && ev.type.startsWith("job.")) debounced.predict();  // the drop zone stays as it is
+      else refresh();  // a job began or ended: what each card offers depends on the task's status
     },
     dispose() { refresh.cancel(); Object.values(debounced).forEach((d) => d.cancel()); },
   };

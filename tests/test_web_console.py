@@ -185,6 +185,8 @@ def whole_project(page: Any, console: Server) -> None:
         screenshot(page, view)
         if view == "overview":
             assert page.locator("tr[data-id=T0001] .badge").first.get_attribute("data-status") == "XEXPORTED"
+            assert "CPU cores" in page.locator("#machine").inner_text()
+            assert " GB" in page.locator("#memory-use").inner_text()
         if view == "compare":
             page.wait_for_selector("#compare-loss[data-points]")
             assert int(page.locator("#compare-loss").get_attribute("data-points")) >= 2

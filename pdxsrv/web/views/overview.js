@@ -68,6 +68,12 @@ export async function render(root) {
 
   const refresh = debounce(() => load().catch(() => {}), 400);
   await load();
+  const machine = setInterval(async () => {  // machine facts are not events: read them again while the page is open
+    const [m, g] = await Promise.all([api.get("/system", { type: "machine_info" }, { quiet: true }),
+      api.get("/system", { type: "gpu_memory_size" }, { quiet: true })]).catch(() => [null, null]);
+    const card = body.querySelector("#machine");
+    if (m && g && card) card.replaceWith(machineCard(m.info, g.gpu_mem_infos));
+  }, 5000);
   return {
     onEvent(ev) {
       if (ev.type === "job.reported" && ev.data.kind === "progress") {
@@ -77,25 +83,34 @@ export async function render(root) {
       }
       refresh();
     },
-    dispose() { refresh.cancel(); },
+    dispose() { refresh.cancel(); clearInterval(machine); },
   };
 }
 
+// The machine: cores, CPU use, memory, each GPU's use and memory (GET /system, read again every few seconds).
 function machineCard(info, gpus) {
-  const facts = Object.entries(info || {}).filter(([k]) => k !== "message");
-  return section("Machine",
-    h("div", { class: "stats" }, facts.map(([k, v]) => h("div", { class: "stat" }, h("b", {}, typeof v === "object" ? JSON.stringify(v) : String(v)), h("span", {}, label(k))))),
-    info && info.message ? h("p", { class: "muted" }, info.message) : null,
+  info = info || {};
+  const memUsed = info.mem_total_mb !== undefined ? info.mem_total_mb - (info.mem_available_mb ?? 0) : null;
+  const cpu = progressBar((info.cpu_percent ?? 0) / 100, info.cpu_percent !== undefined ? `${num(info.cpu_percent, 0)}%` : "–");
+  const mem = progressBar(memUsed !== null && info.mem_total_mb ? memUsed / info.mem_total_mb : 0,
+    memUsed !== null ? `${gb(memUsed)} of ${gb(info.mem_total_mb)} GB` : "–");
+  cpu.id = "cpu-use";
+  mem.id = "memory-use";
+  const util = info.gpu_util || [];
+  return h("section", { class: "card", id: "machine" }, h("h2", {}, "Machine"),
+    h("dl", { class: "kv" },
+      h("dt", {}, "system"), h("dd", {}, `${info.sysstr || "?"} · ${info.cpu_num ?? "?"} CPU cores · ${info.gpu_num ?? 0} GPU(s)${info.driver_version ? ` · driver ${info.driver_version}` : ""}`),
+      h("dt", {}, "CPU use"), h("dd", {}, cpu),
+      h("dt", {}, "memory"), h("dd", {}, mem)),
     h("h3", {}, "GPUs"),
     gpus && gpus.length
-      ? table(["GPU", "memory used", "free", "total"], gpus.map((g, i) => {
+      ? table(["GPU", "use", "memory"], gpus.map((g, i) => {
         const used = g.used ?? (g.total - g.free);
-        const b = progressBar(g.total ? used / g.total : 0, `${num(used)} / ${num(g.total)} MB`);
-        return h("tr", {}, h("td", {}, `GPU ${i}`), h("td", {}, b), h("td", { class: "num" }, `${num(g.free)} MB`), h("td", { class: "num" }, `${num(g.total)} MB`));
+        return h("tr", {}, h("td", {}, `GPU ${i}`),
+          h("td", {}, util[i] === null || util[i] === undefined ? "–" : progressBar(util[i] / 100, `${util[i]}%`)),
+          h("td", {}, progressBar(g.total ? used / g.total : 0, `${num(used)} of ${num(g.total)} MB`)));
       }))
-      : h("p", { class: "muted" }, "No GPU: jobs train on the CPU."));
+      : h("p", { class: "muted" }, info.message || "No GPU: jobs train on the CPU."));
 }
 
-function label(key) {
-  return { cpu_num: "CPU cores", gpu_num: "GPUs", sysstr: "system", driver_version: "driver", gpu_free_mem: "GPU free memory" }[key] || key.replace(/_/g, " ");
-}
+function gb(mb) { return (mb / 1024).toFixed(1); }

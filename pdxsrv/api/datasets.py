@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import Any
 
-from pdxsrv import files
+from pdxsrv import files, missing
 from pdxsrv.datasets import details
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import NotAvailable
@@ -32,11 +32,12 @@ class DatasetHandler(APIHandler):
         if self.args["did"] is not None:
             d = commands.get_dataset(state, self.args["did"])
             pids = [p.id for p in projects_using(state, d.id)]
-            self.ok(id=d.id, dataset_status=int(d.status), message=dataset_message(d),
+            self.ok(id=d.id, dataset_status=int(d.status), message=missing.dataset_problem(root, d) or dataset_message(d),
                     attr={**dataset_attr(root, d), "pids": pids})
             return
         self.ok(datasets=[
-            {"id": d.id, "attr": {**dataset_attr(root, d), "dataset_status": int(d.status), "message": dataset_message(d)}}
+            {"id": d.id, "attr": {**dataset_attr(root, d), "dataset_status": int(d.status),
+                                          "message": missing.dataset_problem(root, d) or dataset_message(d)}}
             for d in in_order(state.datasets)
         ])
 
@@ -52,13 +53,16 @@ class DatasetHandler(APIHandler):
         if not os.path.isdir(source):
             raise InvalidArgument(f"path {self.args['path']!r} is not a directory; give the dataset's folder")
         job = commands.next_job_id(state, dataset.id, "import")
-        commands.start_import(state, dataset.id, job, source)  # refuses before anything starts
+        lost = missing.dataset_problem(self.store.root, dataset) is not None  # its files are gone: import again
+        commands.start_import(state, dataset.id, job, source, files_missing=lost)  # refuses before anything starts
         if self.ctx.supervision is None:
             raise NotAvailable("importing runs as a job, and this server runs with --no-supervisor")
         target = files.dataset_dir(self.store.root, dataset.id)
+        if lost:
+            files.remove_tree(target)  # what is left of the lost files
         await self.ctx.supervision.spawn(job, "import", {"dataset_type": dataset.type, "source": source,
                                                          "target": target})
-        await self.store.execute(commands.start_import, dataset.id, job, source)
+        await self.store.execute(commands.start_import, dataset.id, job, source, files_missing=lost)
         self.ok()
 
     async def delete(self) -> None:
@@ -94,6 +98,7 @@ class DatasetDetailsHandler(APIHandler):
         if dataset.status not in IMPORTED:
             self.ok(details=None)
             return
+        missing.require_dataset(self.store.root, dataset)
         self.ok(details=await asyncio.get_running_loop().run_in_executor(None, _details_of, self.store.root, dataset))
 
 
@@ -110,6 +115,7 @@ class DatasetSplitHandler(APIHandler):
         dataset = commands.get_dataset(state, self.args["did"])
         val, test, seed = self.args["val_split"], self.args["test_split"], self.args["seed"]
         commands.split_dataset(state, dataset.id, val, test, seed, (0, 0, 0))  # refuses before reading files
+        missing.require_dataset(self.store.root, dataset)
         found = await asyncio.get_running_loop().run_in_executor(
             None, details.load, files.dataset_dir(self.store.root, dataset.id))
         parts = details.split_lists(found, dataset.type, val, test, seed)

@@ -9,7 +9,7 @@ import asyncio
 import os
 from typing import Any
 
-from pdxsrv import files
+from pdxsrv import files, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import NotAvailable
 from pdxsrv.api.recommend import machine_facts
@@ -68,7 +68,13 @@ class DemoHandler(APIHandler):
         prj_type = demos.project_type(self.args["prj_type"])
         prep = demos.preparation(await self.store.durable_state(), prj_type)
         status = None if prep.status is None else int(prep.status)
-        self.ok(attr={"status": status, "progress": prep.progress, "message": prep.message})
+        message = prep.message
+        if prep.status == DownloadStatus.XDDECOMPRESSED and not os.path.isfile(
+                params_path(os.path.join(demo_folder(self.store.root, prj_type), str(prep.result.get("name"))),
+                            str(prep.result.get("name")))):
+            reason = missing.why(self.store.root, demos.subject(prj_type), "its folder is gone")
+            message = f"its files are missing ({reason}): download it again (POST /demo {{type: download}})"
+        self.ok(attr={"status": status, "progress": prep.progress, "message": message})
 
     async def post(self) -> None:
         prj_type = demos.project_type(self.args["prj_type"])

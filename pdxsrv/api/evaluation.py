@@ -10,7 +10,7 @@ import os
 import shutil
 from typing import Any
 
-from pdxsrv import files
+from pdxsrv import files, missing
 from pdxsrv.api.errors import JobFailed, NotStarted
 from pdxsrv.api.task_jobs import TaskJobHandler
 from pdxsrv.datasets import details
@@ -53,7 +53,9 @@ class EvaluateHandler(TaskJobHandler):
         else:
             result = await asyncio.get_running_loop().run_in_executor(None, _read_json, path)
             if result is None:
-                raise JobFailed("the evaluation result is missing; evaluate again", evaluate_status=int(status))
+                reason = missing.why(self.store.root, f"{task.id}/evaluate", f"{path} does not exist")
+                raise JobFailed(f"the evaluation result is missing ({reason}); evaluate again",
+                                evaluate_status=int(status))
             else:
                 self.ok(evaluate_status=int(status), message=f"{task.id} evaluated", result=result, path=path)
 
@@ -67,6 +69,7 @@ class EvaluateHandler(TaskJobHandler):
         dataset = commands.get_dataset(state, project.did)
         if dataset.status != DatasetStatus.XSPLITED:
             raise Conflict(f"dataset {dataset.id} is not split (status {dataset.status.name}); split it first")
+        missing.require_dataset(self.store.root, dataset)
         job = commands.next_job_id(state, task.id, "evaluate")
         commands.start_task_job(state, task.id, "evaluate", job)
         await self.supervision().spawn(job, "evaluate", {
@@ -144,6 +147,7 @@ class PredictHandler(TaskJobHandler):
         else:
             project = commands.get_project(state, task.pid)
             dataset = commands.get_dataset(state, project.did)
+            missing.require_dataset(self.store.root, dataset)
             found = details.resolved(files.dataset_dir(self.store.root, dataset.id), dataset.type, dataset.split)
             chosen = found.get("test_files") or found.get("val_files") or []
             if not chosen:

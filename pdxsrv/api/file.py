@@ -7,7 +7,7 @@ import base64
 import os
 from urllib.parse import quote
 
-from pdxsrv import files
+from pdxsrv import files, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.datasets import details, visualize
 from pdxsrv.domain import commands
@@ -58,6 +58,7 @@ class FileHandler(APIHandler):
         dataset = commands.get_dataset(await self.store.durable_state(), self.args["did"])
         if dataset.status not in IMPORTED:
             raise Conflict(f"dataset {dataset.id} is not imported (status {dataset.status.name}); it has no labels to draw")
+        missing.require_dataset(self.store.root, dataset)
         root = os.path.realpath(files.dataset_dir(self.store.root, dataset.id))
         rel = os.path.relpath(path, root).replace(os.sep, "/")
         loop = asyncio.get_running_loop()

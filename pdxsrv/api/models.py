@@ -7,8 +7,9 @@ import json
 import os
 import shutil
 import uuid
+from typing import Any
 
-from pdxsrv import files
+from pdxsrv import files, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.render import exported_row, pretrained_row
 from pdxsrv.api.spec import ArgumentError
@@ -31,13 +32,19 @@ class ModelHandler(APIHandler):
             model = state.pretrained_models.get(mid) or state.exported_models.get(mid)
             if model is None:
                 raise NotFound(f"model {mid!r} does not exist; GET /model {{'type': 'pretrained'|'exported'}} lists them")
+            problem = (missing.pretrained_problem(self.store.root, model) if mid in state.pretrained_models
+                       else missing.exported_problem(self.store.root, model))
             self.ok(dataset_attr=model.dataset, task_params=json.dumps(model.params, ensure_ascii=False),
-                    eval_result=json.dumps(model_records.eval_results(state, model), ensure_ascii=False))
+                    eval_result=json.dumps(model_records.eval_results(state, model), ensure_ascii=False),
+                    **({"message": problem} if problem else {}))
         elif kind == "pretrained":
-            self.ok(pretrained_models=[pretrained_row(self.store.root, m) for m in in_order(state.pretrained_models)])
+            self.ok(pretrained_models=[_with_problem(pretrained_row(self.store.root, m),
+                                                     missing.pretrained_problem(self.store.root, m))
+                                       for m in in_order(state.pretrained_models)])
         elif kind == "exported":
             # Like the original, a record whose task is still exporting (or failed to) is not listed yet.
-            rows = [exported_row(m) for m in in_order(state.exported_models)
+            rows = [_with_problem(exported_row(m), missing.exported_problem(self.store.root, m))
+                    for m in in_order(state.exported_models)
                     if m.tid not in state.tasks or state.tasks[m.tid].status not in HIDDEN_EXPORT_STATES]
             self.ok(exported_models=rows)
         else:
@@ -65,6 +72,9 @@ class ModelHandler(APIHandler):
         state = await self.store.durable_state()
         commands.create_pretrained_model(state, a["pid"], a["tid"], a["name"])  # check before copying
         task = state.tasks[a["tid"]]
+        lost = None if a["source_path"] else missing.missing_model(root, state, task)
+        if lost is not None:
+            raise lost
         source = a["source_path"] or files.best_model_dir(files.task_dir(root, task.pid, task.id))
         if source is None:
             raise InvalidArgument(f"task {task.id} has no trained model yet; give source_path or train it first")
@@ -98,6 +108,11 @@ class ModelHandler(APIHandler):
         else:
             await self.store.execute(commands.delete_exported_model, mid)  # the exported files are left in place
         self.ok()
+
+
+def _with_problem(row: dict[str, Any], problem: str | None) -> dict[str, Any]:
+    """A model row, with `message` saying its files are missing when they are."""
+    return {**row, "message": problem} if problem else row
 
 
 def _copy_model(source: str, target: str) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import Any, Callable
 
-from pdxsrv import files
+from pdxsrv import files, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import JobFailed, NotAvailable, NotStarted
 from pdxsrv.domain import commands
@@ -16,7 +16,7 @@ from pdxsrv.domain.params import DEFAULT_MODEL, ONNX_UNSUPPORTED, PRUNE_UNSUPPOR
 from pdxsrv.domain.queries import current_job
 from pdxsrv.domain.task_jobs import export_status, prune_status
 from pdxsrv.domain.errors import Conflict, InvalidArgument
-from pdxsrv.domain.state import Job, Task, Workspace
+from pdxsrv.domain.state import Dataset, Job, Task, Workspace
 from pdxsrv.paths import confine
 from pdxsrv.supervision import Supervision, job_dir_for
 
@@ -48,8 +48,18 @@ class TaskJobHandler(APIHandler):
         """The task's directory."""
         return files.task_dir(self.store.root, task.pid, task.id)
 
+    def require_dataset(self, state: Workspace, project_id: str) -> Dataset:
+        """The project's dataset, whose files must be in the workspace (FilesMissing otherwise)."""
+        dataset = commands.get_dataset(state, commands.get_project(state, project_id).did)
+        missing.require_dataset(self.store.root, dataset)
+        return dataset
+
     def require_model(self, task: Task, epoch: int | None = None) -> str:
-        """The task's best model directory (or that of `epoch`), or Conflict."""
+        """The task's best model directory (or that of `epoch`), or Conflict (FilesMissing: the log says it saved
+        one, but its files are not in the workspace)."""
+        lost = missing.missing_model(self.store.root, self.store.state, task)
+        if lost is not None:
+            raise lost
         if epoch is not None:
             path = os.path.join(self.task_path(task), "output", f"epoch_{epoch}")
             if not os.path.isdir(path):
@@ -116,7 +126,7 @@ class PruneHandler(TaskJobHandler):
         if why:
             raise NotAvailable(f"{model} ({project.type}) cannot be pruned: {why}")
         model_dir = self.require_model(task)
-        dataset = commands.get_dataset(state, project.did)
+        dataset = self.require_dataset(state, task.pid)
         job = commands.next_job_id(state, task.id, "prune")
         commands.start_task_job(state, task.id, "prune", job)
         await self.supervision().spawn(job, "prune", {
@@ -155,6 +165,9 @@ class ExportHandler(TaskJobHandler):
         if status == TaskStatus.XEXPORTING:
             stage = job.progress.get("stage")
             message = f"{task.id} is being exported" + (f" ({stage})" if stage else "")
+        elif status == TaskStatus.XEXPORTED and not os.path.isdir(str(job.result.get("save_dir"))):
+            reason = missing.why(self.store.root, task.id, "the folder no longer exists")
+            message = f"{message}, but those files are missing ({reason}); export again"
         self.ok(export_status=int(status), message=message, save_dir=job.result.get("save_dir"))
 
     async def post(self) -> None:
@@ -182,7 +195,7 @@ class ExportHandler(TaskJobHandler):
         if why:
             raise NotAvailable(f"{model} cannot be exported to ONNX: {why}; export type 'infer' instead")
         model_dir = self.require_model(task, a["epoch"])
-        dataset = commands.get_dataset(state, project.did)
+        dataset = self.require_dataset(state, task.pid)
         job = commands.next_job_id(state, task.id, "export")
         commands.start_task_job(state, task.id, "export", job)
         await self.supervision().spawn(job, "export", {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pdxsrv import files
+from pdxsrv import files, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.recommend import recommendation
 from pdxsrv.api.render import task_row
@@ -22,7 +22,8 @@ class TaskHandler(APIHandler):
         if self.args["tid"] is not None:
             task = commands.get_task(state, self.args["tid"])
             project = state.projects.get(task.pid)
-            answer = {"task_status": int(task.status), "message": task.message, "type": project.type if project else ""}
+            message = missing.task_problem(root, state, task) or task.message
+            answer = {"task_status": int(task.status), "message": message, "type": project.type if project else ""}
             if self.args["resume"] is not None:
                 epochs = files.saved_epochs(files.task_dir(root, task.pid, task.id))
                 last = epochs[-1] if epochs else -1

@@ -6,7 +6,7 @@ import asyncio
 import os
 from typing import Any
 
-from pdxsrv import files, system
+from pdxsrv import files, missing, system
 from pdxsrv.api.errors import NotStarted
 from pdxsrv.api.task_jobs import TaskJobHandler, prune_log
 from pdxsrv.api.tasks import whole_number
@@ -98,6 +98,7 @@ class TrainHandler(TaskJobHandler):
         dataset = commands.get_dataset(state, project.did)
         if dataset.status != DatasetStatus.XSPLITED:
             raise Conflict(f"dataset {dataset.id} is not split (status {dataset.status.name}); split it first")
+        missing.require_dataset(self.store.root, dataset)
         params = {"model": DEFAULT_MODEL.get(project.type, ""), **task.params}
         if resume_epoch is not None:
             pretrained = None
@@ -128,6 +129,9 @@ class TrainHandler(TaskJobHandler):
         if value.upper() in KEYWORDS:
             return self._published(params, value)
         if value in state.pretrained_models:
+            problem = missing.pretrained_problem(self.store.root, state.pretrained_models[value])
+            if problem:
+                raise missing.FilesMissing(f"pretrain_weights {value!r}: pretrained model {value}: {problem}")
             path = files.pretrained_dir(self.store.root, value)
         else:
             path = confine(value, self.ctx.roots, "pretrain_weights")

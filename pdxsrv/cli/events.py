@@ -19,7 +19,9 @@ from typing import Any, Iterator
 
 from eventlog import LogLocked, Record, SnapshotStore, copy_prefix, read_records, repair, verify
 from eventlog.segments import list_segments
+from pdxsrv import restore
 from pdxsrv.domain.apply import fold
+from pdxsrv.domain.commands import IMPORTED
 from pdxsrv.store import events_dir, snapshots_dir
 
 
@@ -42,6 +44,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     _workspace(rp)
     rp.add_argument("--until", required=True, metavar="SEQ|ISO-TIME", help="last seq, or last time, to keep")
     rp.add_argument("--to", required=True, metavar="NEWDIR", help="the new workspace (must not exist or be empty)")
+    rp.add_argument("--with-files", action="store_true",
+                    help="also bring the files of the objects that exist at that point from this workspace (hard "
+                         "links where possible); files deleted or replaced since are listed as not brought back")
     rp.set_defaults(handler=cmd_replay)
 
     st = sub.add_parser("stats", help="counts by type, sizes, time range, snapshots")
@@ -158,7 +163,33 @@ def cmd_replay(args: argparse.Namespace) -> int:
         f"wrote {target}: {copied} events (up to seq {last}); {len(state.datasets)} datasets, "
         f"{len(state.projects)} projects, {len(state.tasks)} tasks"
     )
+    if not args.with_files:
+        listed = with_files_of(state)
+        restore.write_note(target, root, last, False, None, listed)
+        if listed:
+            print(f"files: none brought; the files of {', '.join(listed)} are missing there (the restored server "
+                  f"says so for each); run again with --with-files to bring them from {root}")
+        return 0
+    outcome = restore.bring(root, target, state, read_records(events_dir(root), last + 1))
+    restore.write_note(target, root, last, True, outcome, [])
+    print(f"files: brought those of {len(outcome.brought)} objects from {root} ({outcome.linked} hard-linked, "
+          f"{outcome.copied} copied, {outcome.bytes / 1e6:.1f} MB)")
+    if outcome.gone:
+        print(f"could not bring back (deleted or replaced since seq {last}; the restored server says so for each):")
+        for oid, why in sorted(outcome.gone.items()):
+            print(f"  {oid}: {why}")
+    for line in outcome.notes:
+        print(f"note: {line}")
+    print("exported models are not copied: their records keep the folders they were exported to")
     return 0
+
+
+def with_files_of(state: Any) -> list[str]:
+    """The objects of a state that have files in their workspace (imported datasets, tasks that ran a job,
+    pretrained models, prepared demos)."""
+    return ([d.id for d in state.datasets.values() if d.status in IMPORTED]
+            + [t.id for t in state.tasks.values() if t.jobs] + list(state.pretrained_models)
+            + [f"demo-{d.id}" for d in state.demos.values() if d.job])
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

@@ -90,10 +90,11 @@ def next_job_id(state: Workspace, subject: str, kind: str) -> str:
     return f"{subject}.{kind}.{taken + 1}"
 
 
-def start_import(state: Workspace, did: str, job: str, source: str) -> list[Any]:
-    """PUT /dataset: an import job was started (only for an empty dataset, or after a failed import)."""
+def start_import(state: Workspace, did: str, job: str, source: str, files_missing: bool = False) -> list[Any]:
+    """PUT /dataset: an import job was started (only for an empty dataset, after a failed import, or when the
+    imported dataset's files are missing: `files_missing`, which the handler found)."""
     dataset = get_dataset(state, did)
-    if dataset.status not in IMPORTABLE:
+    if dataset.status not in IMPORTABLE and not (files_missing and dataset.status in IMPORTED):
         what = "being imported" if dataset.status in ACTIVE_DATASET_STATUSES else "already imported"
         raise Conflict(f"dataset {did} is {what} (status {dataset.status.name}); create a new dataset to import other files")
     return [ev.DatasetImportStarted(did, job, source)]

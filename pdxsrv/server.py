@@ -8,17 +8,19 @@ import os
 import signal
 
 import tornado.httpserver
-import tornado.netutil
 import tornado.web
 
 from pdxsrv import files
+from pdxsrv.api import vdl
 from pdxsrv.api.base import Context, NotFoundHandler
 from pdxsrv.api.routes import make_routes
 from pdxsrv.api.web import web_routes
 from pdxsrv.boards import Boards
+from pdxsrv.listen import listen, reserve
 from pdxsrv.store import DEFAULT_SNAPSHOT_EVERY, Store
 from pdxsrv.supervision import Supervision
 from pdxsrv.weights import WeightsConfig
+from supervisor import protocol
 from supervisor.client import SupervisorError, SupervisorUnavailable
 
 log = logging.getLogger("pdxsrv")
@@ -27,7 +29,7 @@ log = logging.getLogger("pdxsrv")
 def make_app(ctx: Context) -> tornado.web.Application:
     """The Tornado application over one workspace."""
     return tornado.web.Application(
-        [*web_routes(), *make_routes(ctx)],  # the console's static files at / and /web/, then the API
+        [*web_routes(), *vdl.routes(ctx), *make_routes(ctx)],  # the console, the VisualDL proxy, the API
         default_handler_class=NotFoundHandler,
         default_handler_args={"ctx": ctx},
     )
@@ -56,32 +58,40 @@ async def serve(
     weights: WeightsConfig | None = None,
     cors_origins: tuple[str, ...] = (),
     legacy_demo: str | None = None,
+    supervisor_idle_exit: float = protocol.DEFAULT_IDLE_EXIT,
 ) -> None:
     """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it (`weights`: default cache, online)."""
     page = read_legacy_demo(legacy_demo) if legacy_demo else None
-    store = Store(workspace, snapshot_every=snapshot_every)
+    sockets = reserve(host, port)  # first: a port in use leaves no workspace and no supervisor behind
+    try:
+        store = Store(workspace, snapshot_every=snapshot_every)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
     if store.log.recovered is not None:
         log.warning("the event log ended with a torn frame (a crash during a write); it was truncated")
     log.info("workspace %s: %d events, state at seq %d", store.root, store.log.last_seq, store.state.seq)
     for path in files.remove_orphans(store.root, store.state):
         log.info("removed %s: what it belonged to was deleted before a crash could clean it up", path)
-    supervision = Supervision(store) if supervise else None
+    supervision = Supervision(store, idle_exit=supervisor_idle_exit) if supervise else None
     if supervision is not None:
         try:
             await supervision.start()
-        except (SupervisorUnavailable, SupervisorError) as exc:
+        except (SupervisorUnavailable, SupervisorError, OSError) as exc:
+            await supervision.close()
             await store.aclose()
+            for sock in sockets:
+                sock.close()
+            if isinstance(exc, OSError):
+                raise
             raise OSError(f"cannot reach or start the job supervisor at {supervision.endpoint}: {exc}") from None
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
-    boards = Boards(host)  # on the serve host: reachable wherever pdxsrv is
+    boards = Boards()  # on loopback: reached only through /vdl/<tid>/, under the token
     ctx = Context(store, roots, token, honest_status, supervision, boards, demo_mirror or None,
                   weights or WeightsConfig(), tuple(cors_origins), page)
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
-    try:
-        sockets = tornado.netutil.bind_sockets(port, address=host)
-    except BaseException:
-        await store.aclose()
-        raise
+    listen(sockets)
     server.add_sockets(sockets)
     bound = sockets[0].getsockname()[1]
     log.info("pdxsrv listening on http://%s:%d", host, bound)

@@ -12,8 +12,12 @@
 * Then it follows the supervisor's PUB stream. Metrics, logs, `done` and state changes are
   appended at once, in order; step progress is coalesced (the latest wins) to at most one event
   per job every PROGRESS_INTERVAL seconds. A gap in a job's journal seqs is filled with
-  `replay_from`. Three missed heartbeats mean the supervisor died: pdxsrv starts a new one (which
-  re-adopts the live jobs) and reconciles again.
+  `replay_from`.
+* pdxsrv watches the supervisor's process (a pidfd, readable the moment it exits; polling where
+  there is none): when it dies pdxsrv starts a new one at once (which re-adopts the live jobs) and
+  reconciles again. Three missed heartbeats (a hung supervisor) lead to the same restart.
+* The socket directory is created by pdxsrv with mode 0700 and checked before use
+  (`supervisor.sockdir`); the supervisor removes it when it exits.
 """
 
 from __future__ import annotations
@@ -39,12 +43,14 @@ from pdxsrv.domain.errors import DomainError
 from pdxsrv.store import Store
 from supervisor import protocol
 from supervisor.client import AsyncClient, SupervisorError, SupervisorUnavailable
+from supervisor.sockdir import private_endpoint
 
 log = logging.getLogger("pdxsrv.supervision")
 
 PROGRESS_INTERVAL = 0.05
 HEARTBEAT_MISSES = 3
 START_TIMEOUT = 15.0
+PID_POLL = 0.1  # seconds between looks at the supervisor's pid where there is no pidfd
 
 
 def endpoint_for(root: str) -> str:
@@ -64,14 +70,17 @@ def job_dir_for(root: str, job: str) -> str:
     return os.path.join(root, ".pdxsrv", "jobs", job)
 
 
-def start_supervisor(root: str, endpoint: str) -> subprocess.Popen:
-    """Start a detached supervisor for the workspace; it logs to `<state dir>/supervisor.log`."""
+def start_supervisor(root: str, endpoint: str, idle_exit: float = protocol.DEFAULT_IDLE_EXIT) -> subprocess.Popen:
+    """Start a detached supervisor for the workspace; it logs to `<state dir>/supervisor.log`.
+
+    Raises UnsafeSocketDir (an OSError naming it) when the socket directory exists and is not private."""
+    private_endpoint(endpoint)
     state_dir = state_dir_for(root)
     os.makedirs(state_dir, exist_ok=True)
-    os.makedirs(endpoint.removeprefix("ipc://").rsplit("/", 1)[0], mode=0o700, exist_ok=True)
     with open(os.path.join(state_dir, "supervisor.log"), "ab") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "supervisor", "--endpoint", endpoint, "--state-dir", state_dir],
+            [sys.executable, "-m", "supervisor", "--endpoint", endpoint, "--state-dir", state_dir,
+             "--idle-exit", f"{idle_exit:g}"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True,
         )
 
@@ -79,9 +88,16 @@ def start_supervisor(root: str, endpoint: str) -> subprocess.Popen:
 class Supervision:
     """Keeps the workspace log in step with the supervisor's jobs."""
 
-    def __init__(self, store: Store, endpoint: str | None = None) -> None:
+    def __init__(self, store: Store, endpoint: str | None = None,
+                 idle_exit: float = protocol.DEFAULT_IDLE_EXIT) -> None:
         self.store = store
         self.endpoint = endpoint or endpoint_for(store.root)
+        self.idle_exit = idle_exit
+        self.pid: int | None = None  # the supervisor's, once it answered
+        self._child: subprocess.Popen | None = None  # when we started it (reaped when it exits)
+        self._pidfd: int | None = None
+        self._restart_lock = asyncio.Lock()
+        self._closing = False
         self.client = AsyncClient(self.endpoint, timeout=1.0, retries=2)
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._last_progress: dict[str, float] = {}
@@ -102,7 +118,7 @@ class Supervision:
         """
         self._subscribe()
         await self._ensure_running()
-        self._tasks = [asyncio.create_task(self._follow()), asyncio.create_task(self._watch_heartbeats())]
+        self._tasks += [asyncio.create_task(self._follow()), asyncio.create_task(self._watch_heartbeats())]
         try:
             await asyncio.wait_for(self._connected.wait(), HEARTBEAT_MISSES * protocol.HEARTBEAT_INTERVAL + 2)
         except asyncio.TimeoutError:
@@ -124,6 +140,8 @@ class Supervision:
 
     async def close(self) -> None:
         """Stop following (the supervisor and its jobs keep running)."""
+        self._closing = True
+        self._unwatch()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -139,25 +157,82 @@ class Supervision:
         self._sub.setsockopt(zmq.SUBSCRIBE, protocol.HB_TOPIC)
         self._sub.connect(protocol.pub_endpoint(self.endpoint))
 
-    async def _ensure_running(self) -> None:
+    async def _ensure_running(self, known_dead: bool = False) -> None:
+        """Find the supervisor, or start one (at once when `known_dead`), and watch its process."""
+        private_endpoint(self.endpoint)  # never talk through a socket directory others can reach
         socket_file = self.endpoint.removeprefix("ipc://")
-        if not self.endpoint.startswith("ipc://") or os.path.exists(socket_file):
+        if not known_dead and (not self.endpoint.startswith("ipc://") or os.path.exists(socket_file)):
             try:
-                await self.client.ping()
+                self._watch((await self.client.ping())["pid"])
                 return
             except SupervisorUnavailable:
                 pass
         log.info("starting a supervisor for %s at %s", self.store.root, self.endpoint)
-        start_supervisor(self.store.root, self.endpoint)
+        self._child = start_supervisor(self.store.root, self.endpoint, self.idle_exit)
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
-                await self.client.ping()
+                self._watch((await self.client.ping())["pid"])
                 self._last_heartbeat = time.monotonic()
                 return
             except SupervisorUnavailable:
                 if time.monotonic() > deadline:
                     raise
+
+    # -- watching the supervisor's process ------------------------------------------------------
+
+    def _watch(self, pid: int) -> None:
+        """Be told the moment process `pid` exits (a pidfd on the event loop, else polling)."""
+        if pid == self.pid:
+            return  # already watched
+        self._unwatch()
+        self.pid = pid
+        try:
+            self._pidfd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd here (old kernel, not Linux), or it is already gone
+            self._pidfd = None
+            self._tasks.append(asyncio.create_task(self._poll_pid(pid)))
+            return
+        asyncio.get_running_loop().add_reader(self._pidfd, self._supervisor_exited, pid)
+
+    def _unwatch(self) -> None:
+        if self._pidfd is not None:
+            asyncio.get_running_loop().remove_reader(self._pidfd)
+            os.close(self._pidfd)
+            self._pidfd = None
+
+    async def _poll_pid(self, pid: int) -> None:
+        while self.pid == pid and _alive(pid):
+            await asyncio.sleep(PID_POLL)
+        if self.pid == pid:
+            self._supervisor_exited(pid)
+
+    def _supervisor_exited(self, pid: int) -> None:
+        if pid != self.pid:
+            return
+        self._unwatch()
+        self.pid = None
+        if self._child is not None and self._child.pid == pid:
+            self._child.poll()  # reap our child
+        if not self._closing:
+            self._tasks.append(asyncio.create_task(self._restart(f"the supervisor (pid {pid}) exited")))
+
+    async def _restart(self, why: str) -> None:
+        """Start a new supervisor (it re-adopts the live jobs) and reconcile; one restart at a time."""
+        async with self._restart_lock:
+            if self._closing or (self.pid is not None and _alive(self.pid)):
+                return
+            began = time.monotonic()
+            self._last_heartbeat = began
+            log.warning("%s: starting a new one", why)
+            try:
+                await self._ensure_running(known_dead=True)
+                await self.reconcile()
+                log.warning("a new supervisor (pid %s) runs and the jobs are reconciled, %.2f s after %s",
+                            self.pid, time.monotonic() - began, why.removeprefix("the "))
+            except (SupervisorUnavailable, SupervisorError, DomainError, OSError) as exc:
+                log.error("could not restart the supervisor: %s", exc)
+            self._last_heartbeat = time.monotonic()
 
     async def reconcile(self) -> None:
         """Record every job the supervisor knows, catch up their journals, and mark forgotten jobs lost."""
@@ -239,10 +314,30 @@ class Supervision:
             silent = time.monotonic() - self._last_heartbeat
             if silent < HEARTBEAT_MISSES * protocol.HEARTBEAT_INTERVAL + 0.5:
                 continue
-            log.warning("no heartbeat from the supervisor for %.1f s: starting a new one", silent)
-            try:
-                await self._ensure_running()
-                await self.reconcile()
-            except (SupervisorUnavailable, SupervisorError, DomainError) as exc:
-                log.error("could not restart the supervisor: %s", exc)
-            self._last_heartbeat = time.monotonic()
+            if self._restart_lock.locked():
+                continue
+            log.warning("no heartbeat from the supervisor for %.1f s", silent)
+            self._unwatch()
+            self.pid = None  # hung, or not the process we watch: start one unless one answers
+            async with self._restart_lock:
+                try:
+                    await self._ensure_running()
+                    await self.reconcile()
+                except (SupervisorUnavailable, SupervisorError, DomainError, OSError) as exc:
+                    log.error("could not restart the supervisor: %s", exc)
+                self._last_heartbeat = time.monotonic()
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        try:
+            os.kill(pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True

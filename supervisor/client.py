@@ -39,6 +39,13 @@ def _spawn_args(job: str, argv: list[str], cwd: str, env: dict[str, str] | None,
     return args
 
 
+def _shutdown_args(stop_jobs: bool, grace: float | None) -> dict[str, Any]:
+    args: dict[str, Any] = {"stop_jobs": True} if stop_jobs else {}
+    if stop_jobs and grace is not None:
+        args["grace"] = grace
+    return args
+
+
 def _result(reply: dict[str, Any]) -> Any:
     if reply.get("ok"):
         return reply.get("result")
@@ -122,9 +129,9 @@ class Client:
         """Journal records of `job` with seq >= `seq`, and its info."""
         return self.request("replay_from", {"job": job, "seq": seq})
 
-    def shutdown(self) -> dict[str, Any]:
-        """Ask the supervisor to exit (jobs keep running)."""
-        return self.request("shutdown")
+    def shutdown(self, stop_jobs: bool = False, grace: float | None = None) -> dict[str, Any]:
+        """Ask the supervisor to exit: jobs keep running, or with `stop_jobs` are stopped first."""
+        return self.request("shutdown", _shutdown_args(stop_jobs, grace))
 
 
 class AsyncClient:
@@ -194,6 +201,6 @@ class AsyncClient:
         """Journal records of `job` with seq >= `seq`, and its info."""
         return await self.request("replay_from", {"job": job, "seq": seq})
 
-    async def shutdown(self) -> dict[str, Any]:
-        """Ask the supervisor to exit (jobs keep running)."""
-        return await self.request("shutdown")
+    async def shutdown(self, stop_jobs: bool = False, grace: float | None = None) -> dict[str, Any]:
+        """Ask the supervisor to exit: jobs keep running, or with `stop_jobs` are stopped first."""
+        return await self.request("shutdown", _shutdown_args(stop_jobs, grace))

@@ -27,9 +27,14 @@ Ops (all idempotent by job id, so a client may resend after a timeout)::
     status      {"job"}                             -> job info
     list        {}                                  -> [job info]
     replay_from {"job", "seq"}                      -> {"records": [record with seq >= seq], "info": job info}
-    shutdown    {}                                  -> {}  (the supervisor exits; jobs keep running)
+    shutdown    {"stop_jobs"?, "grace"?}            -> {} or, with stop_jobs, {"stopping": [job id]}
+                without stop_jobs the supervisor exits at once and its jobs keep running (the next
+                supervisor re-adopts them); with stop_jobs it stops every queued and running job
+                (SIGTERM, `grace` or the job's own grace, SIGKILL), then exits. Meanwhile spawn is
+                refused with ``shutting_down``.
 
-Error codes: ``bad_request``, ``unknown_op``, ``no_such_job``, ``version_mismatch``, ``internal``.
+Error codes: ``bad_request``, ``unknown_op``, ``no_such_job``, ``version_mismatch``, ``shutting_down``,
+``internal``.
 
 Job info map: ``job, state, pid, pgid, gpus, cwd, argv, created, started, ended, exit_code, signal,
 message, err_tail (list of str), last_seq`` (the last journal seq the supervisor has seen).
@@ -41,6 +46,12 @@ PUB frames are ``[topic, msgpack]``:
 
 * topic ``b"job." + job_id``: ``{"kind": "journal", "job", "record"}`` or ``{"kind": "state", "job", "info"}``
 * topic ``b"hb"``: ``{"time", "pid"}``, every HEARTBEAT_INTERVAL seconds.
+* topic ``b"supervisor"``: ``{"kind": "supervisor", "state", "reason", "pid"}`` when the supervisor's own
+  lifecycle changes (serving -> draining -> closing; see ``supervisor.lifecycle``).
+
+The supervisor exits on its own when it is idle (no queued or running job) and either its state
+directory is gone (the workspace was deleted) or no subscriber has been connected to its PUB
+socket for ``--idle-exit`` seconds. On exit it removes its ipc socket files and their directory.
 
 Jobs PUSH each journal record, right after appending it, as one frame ``{"job", "record"}``.
 """
@@ -65,18 +76,21 @@ MESSAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "status": (("job",), ()),
     "list": ((), ()),
     "replay_from": (("job", "seq"), ()),
-    "shutdown": ((), ()),
+    "shutdown": ((), ("stop_jobs", "grace")),
 }
 
 BAD_REQUEST = "bad_request"
 UNKNOWN_OP = "unknown_op"
 NO_SUCH_JOB = "no_such_job"
 VERSION_MISMATCH = "version_mismatch"
+SHUTTING_DOWN = "shutting_down"
 INTERNAL = "internal"
-ERROR_CODES = (BAD_REQUEST, UNKNOWN_OP, NO_SUCH_JOB, VERSION_MISMATCH, INTERNAL)
+ERROR_CODES = (BAD_REQUEST, UNKNOWN_OP, NO_SUCH_JOB, VERSION_MISMATCH, SHUTTING_DOWN, INTERNAL)
 
 JOB_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 HB_TOPIC = b"hb"
+SUPERVISOR_TOPIC = b"supervisor"
+DEFAULT_IDLE_EXIT = 600.0  # seconds an idle supervisor without subscribers waits before it exits
 
 
 class ProtocolError(Exception):

@@ -11,14 +11,18 @@ from types import FrameType
 from typing import Any, Callable
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
-from supervisor import protocol
+from supervisor import lifecycle, protocol, states
 from supervisor.jobs import JobTable
+from supervisor.lifecycle import IdleWatch
 from supervisor.protocol import ProtocolError
+from supervisor.sockdir import private_endpoint, remove_sockets
 
 log = logging.getLogger("supervisor")
 
 TICK = 0.1  # seconds between looks at the job processes
+IDLE_CHECK = 1.0  # seconds between looks at whether an idle supervisor should exit
 Handler = Callable[[dict[str, Any]], Any]
 
 
@@ -29,22 +33,31 @@ class StateDirLocked(Exception):
 class Server:
     """One supervisor: serves requests, publishes, watches jobs until shut down."""
 
-    def __init__(self, endpoint: str, state_dir: str, grace: float = protocol.DEFAULT_GRACE) -> None:
+    def __init__(self, endpoint: str, state_dir: str, grace: float = protocol.DEFAULT_GRACE,
+                 idle_exit: float = protocol.DEFAULT_IDLE_EXIT) -> None:
         self.endpoint = endpoint
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
         self._lock_fd = _lock(os.path.join(self.state_dir, "LOCK"))
+        try:
+            private_endpoint(endpoint)  # refuses a socket directory others can reach
+        except OSError:
+            os.close(self._lock_fd)
+            raise
         self.started = time.time()
         self.running = True
+        self.state = lifecycle.SERVING
+        self.idle = IdleWatch(self.state_dir, idle_exit)
         self.ctx = zmq.Context()
         self.router = self._socket(zmq.ROUTER, protocol.router_endpoint(endpoint))
         self.pub = self._socket(zmq.PUB, protocol.pub_endpoint(endpoint))
         self.pub.setsockopt(zmq.SNDHWM, 100_000)
+        self.pub_monitor = self.pub.get_monitor_socket(zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED)
         self.pull = self._socket(zmq.PULL, protocol.push_endpoint(endpoint))
         self.jobs = JobTable(self.state_dir, protocol.push_endpoint(endpoint), self.publish, grace)
         self.ops: dict[str, Handler] = {
             "ping": self.op_ping,
-            "spawn": self.jobs.spawn,
+            "spawn": self.op_spawn,
             "stop": lambda a: self.jobs.stop(a["job"], a.get("grace")),
             "status": lambda a: self.jobs.get(a["job"]).info(),
             "list": lambda a: [r.info() for r in self.jobs.records.values()],
@@ -72,10 +85,37 @@ class Server:
             raise ProtocolError(protocol.BAD_REQUEST, "seq must be an integer")
         return self.jobs.replay(args["job"], seq)
 
+    def op_spawn(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Spawn, unless the supervisor is on its way out."""
+        if self.state != lifecycle.SERVING and args.get("job") not in self.jobs.records:
+            raise ProtocolError(protocol.SHUTTING_DOWN, "this supervisor is stopping its jobs to exit: nothing new "
+                                                        "is started")
+        return self.jobs.spawn(args)
+
     def op_shutdown(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Exit after replying; jobs keep running."""
-        self.running = False
-        return {}
+        """Exit after replying (jobs keep running), or with `stop_jobs` stop every job first."""
+        if not args.get("stop_jobs"):
+            self.change_state(lifecycle.CLOSING, "asked to exit; its jobs keep running")
+            return {}
+        stopping = [r.job for r in self.jobs.records.values() if r.state in states.ACTIVE | {states.QUEUED}]
+        for job in stopping:
+            self.jobs.stop(job, args.get("grace"))
+        if self.state == lifecycle.SERVING:
+            self.change_state(lifecycle.DRAINING, f"asked to stop its {len(stopping)} job(s) and exit")
+        return {"stopping": stopping}
+
+    def change_state(self, new: str, reason: str) -> None:
+        """The one place the supervisor's own state changes: checked, logged and published."""
+        if new == self.state:
+            return
+        if new not in lifecycle.TRANSITIONS[self.state]:
+            raise ValueError(f"supervisor: cannot go from {self.state} to {new}")
+        log.info("supervisor %s -> %s: %s", self.state, new, reason)
+        self.state = new
+        self.publish(protocol.SUPERVISOR_TOPIC, {"kind": "supervisor", "state": new, "reason": reason,
+                                                 "pid": os.getpid()})
+        if new == lifecycle.CLOSING:
+            self.running = False
 
     # -- the dispatcher --------------------------------------------------------------------------
 
@@ -125,13 +165,16 @@ class Server:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.pull, zmq.POLLIN)
-        next_tick = next_hb = 0.0
+        poller.register(self.pub_monitor, zmq.POLLIN)
+        next_tick = next_hb = next_idle_check = 0.0
         while self.running:
             ready = dict(poller.poll(int(TICK * 1000)))
             if self.pull in ready:
                 self._drain_pull()
             if self.router in ready:
                 self._drain_router()
+            if self.pub_monitor in ready:
+                self._drain_monitor()
             now = time.monotonic()
             if now >= next_tick:
                 self._drain_pull()
@@ -140,7 +183,31 @@ class Server:
             if now >= next_hb:
                 self.publish(protocol.HB_TOPIC, {"time": time.time(), "pid": os.getpid()})
                 next_hb = now + protocol.HEARTBEAT_INTERVAL
+            if now >= next_idle_check and self.running:
+                self._check_exit()
+                next_idle_check = now + IDLE_CHECK
         self.close()
+
+    def _check_exit(self) -> None:
+        busy = any(r.state in states.ACTIVE or r.state == states.QUEUED for r in self.jobs.records.values())
+        if self.state == lifecycle.DRAINING:
+            if not busy:
+                self.change_state(lifecycle.CLOSING, "every job has ended")
+            return
+        reason = self.idle.reason_to_exit(busy)
+        if reason is not None:
+            self.change_state(lifecycle.CLOSING, reason)
+
+    def _drain_monitor(self) -> None:
+        while True:
+            try:
+                event = recv_monitor_message(self.pub_monitor, flags=zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if event["event"] == zmq.EVENT_ACCEPTED:
+                self.idle.subscriber_joined()
+            elif event["event"] == zmq.EVENT_DISCONNECTED:
+                self.idle.subscriber_left()
 
     def _drain_router(self) -> None:
         while self.running:
@@ -168,13 +235,16 @@ class Server:
                 log.warning("ignored a malformed pushed record: %s", exc)
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.running = False
+        self.running = False  # not change_state: publishing from a signal handler could re-enter zmq
 
     def close(self) -> None:
-        """Close the sockets and release the state directory (jobs keep running)."""
+        """Close and remove the sockets, then release the state directory (jobs keep running)."""
+        self.pub.disable_monitor()
+        self.pub_monitor.close(linger=0)
         for sock in (self.router, self.pub, self.pull):
             sock.close(linger=200)
         self.ctx.term()
+        remove_sockets(self.endpoint)  # before the lock goes: a successor binds only after taking it
         os.close(self._lock_fd)
 
 

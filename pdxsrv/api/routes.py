@@ -22,7 +22,8 @@ from pdxsrv.api.projects import ProjectHandler
 from pdxsrv.api.spec import ANY, BOOL, FLOAT, INT, INT_LIST, OBJECT, STR_LIST, Arg, Op
 from pdxsrv.api.system import SystemHandler
 from pdxsrv.api.evaluation import EvaluateHandler, PredictHandler
-from pdxsrv.api.task_jobs import ExportHandler, PruneHandler, VdlHandler
+from pdxsrv.api.task_jobs import ExportHandler, PruneHandler
+from pdxsrv.api.vdl import VdlHandler
 from pdxsrv.api.training import MetricsHandler, TrainHandler
 from pdxsrv.api.tasks import TaskHandler, TaskParamsHandler
 from pdxsrv.api.workspace import WorkspaceHandler
@@ -146,13 +147,16 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                   ("application/zip",)),
     }),
     ("/project/task/vdl", VdlHandler, {
-        "GET": Op("URL of a VisualDL server for the task's logs", (TID,), ("url",), job=True),
+        "GET": Op("URL of the task's VisualDL board behind this server: host:port/vdl/<tid>/ (no scheme, as the "
+                  "original), with a short-lived vdl_ticket under --token", (TID,), ("url",), job=True),
     }),
     ("/system", SystemHandler, {
         "GET": Op("Machine facts or GPU memory, read live (machine_info also answers, beyond the original: "
                   "cpu_percent, mem_total_mb, mem_available_mb and, with GPUs, gpu_util in percent)",
                   (Arg("type", required=True, choices=("machine_info", "gpu_memory_size")),), ("info", "gpu_mem_infos")),
-        "DELETE": Op("Stop every job", (), job=True),
+        "DELETE": Op("Stop every queued or running job as its own stop does (training saves what it can); answers "
+                     "which jobs stopped (stopped), which are still saving (stopping), and each one's state (jobs)",
+                     (), ("stopped", "stopping", "jobs", "message"), job=True),
     }),
     ("/demo", DemoHandler, {
         "GET": Op("Demo preparation status (DownloadStatus, progress in percent, message)",

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
+import os
+import stat
 
 from pdxsrv.cli.options import add_weights_dir, add_weights_mirror, http_url, web_origin
+from supervisor.protocol import DEFAULT_IDLE_EXIT
+
+TOKEN_ENV = "PDXSRV_TOKEN"
 
 
 def add_arguments(serve: argparse.ArgumentParser) -> None:
@@ -22,7 +28,16 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         "--no-supervisor", action="store_true",
         help="do not start or follow the job supervisor (no job can run; for tools and tests of the API alone)",
     )
-    serve.add_argument("--token", default=None, help="require 'Authorization: Bearer TOKEN' on every request")
+    token = serve.add_mutually_exclusive_group()
+    token.add_argument(
+        "--token-file", default=None, metavar="FILE",
+        help="require 'Authorization: Bearer TOKEN' on every request, TOKEN being FILE's content (surrounding "
+             f"whitespace stripped); FILE must not be readable by group or others. Else ${TOKEN_ENV}, if set, is "
+             "the token",
+    )
+    token.add_argument("--token", default=None,
+                       help="the token on the command line (visible to every local user in `ps`: prefer "
+                            f"--token-file or ${TOKEN_ENV})")
     serve.add_argument(
         "--honest-status", action="store_true",
         help="answer application errors with HTTP 400/403/404/409/501 instead of the original's HTTP 200",
@@ -49,6 +64,11 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         "--offline", action="store_true",
         help="never download pretrained weights: IMAGENET/COCO/CITYSCAPES use only what the weights cache holds",
     )
+    serve.add_argument(
+        "--supervisor-idle-exit", type=float, default=DEFAULT_IDLE_EXIT, metavar="SECONDS",
+        help="a supervisor this serve starts exits when it has had no job and no pdxsrv connected for SECONDS "
+             f"(default {DEFAULT_IDLE_EXIT:g}; 0 = never), or when idle and its workspace is gone",
+    )
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(handler=cmd_serve)
 
@@ -61,8 +81,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     weights = WeightsConfig(args.weights_dir or default_dir(), args.weights_mirror, args.offline)
     asyncio.run(serve(
         args.workspace, args.host, args.port, snapshot_every=args.snapshot_every,
-        allow_paths=tuple(args.allow_path), token=args.token, honest_status=args.honest_status,
+        allow_paths=tuple(args.allow_path), token=token_of(args), honest_status=args.honest_status,
         supervise=not args.no_supervisor, demo_mirror=args.demo_mirror, weights=weights,
         cors_origins=tuple(args.cors_origin), legacy_demo=args.legacy_demo,
+        supervisor_idle_exit=args.supervisor_idle_exit,
     ))
     return 0
+
+
+def token_of(args: argparse.Namespace) -> str | None:
+    """The token: --token-file's content, else --token, else $PDXSRV_TOKEN, else None (no auth)."""
+    if args.token_file:
+        return read_token_file(args.token_file)
+    if args.token is not None:
+        logging.getLogger("pdxsrv").warning("--token is visible to every local user in `ps`; use --token-file FILE "
+                                            "or $%s instead", TOKEN_ENV)
+        return _non_empty(args.token, "--token")
+    value = os.environ.get(TOKEN_ENV)
+    return None if value is None else _non_empty(value.strip(), f"${TOKEN_ENV}")
+
+
+def read_token_file(path: str) -> str:
+    """A token file's content, stripped; OSError (naming the file) if others may read it, or it is empty."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            mode = os.fstat(f.fileno()).st_mode
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OSError(f"--token-file {path}: cannot read it ({exc})") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise OSError(f"--token-file {path}: group or others may read it (mode {stat.S_IMODE(mode):04o}); "
+                      f"`chmod 600 {path}` and start again")
+    return _non_empty(text.strip(), f"--token-file {path}")
+
+
+def _non_empty(token: str, where: str) -> str:
+    if not token:
+        raise OSError(f"{where}: the token is empty")
+    return token

@@ -117,6 +117,10 @@ class PredictHandler(TaskJobHandler):
     async def post(self) -> None:
         state, task = await self.task()
         a = self.args
+        if a["save_dir"] is not None:
+            raise InvalidArgument("save_dir is not taken by predict: results are always drawn into the task's "
+                                  f"{RESULTS}/ folder (the answer's path, and GET /project/task/predict's results, "
+                                  "name the files; GET /file fetches them); leave save_dir out")
         model_dir = self.require_model(task, a["epoch"])
         out_dir = os.path.join(self.task_path(task), RESULTS)
         job = commands.next_job_id(state, task.id, "predict")

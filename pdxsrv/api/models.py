@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import uuid
 from typing import Any
 
-from pdxsrv import files, missing
+from pdxsrv import confined, files, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.render import exported_row, pretrained_row
 from pdxsrv.api.spec import ArgumentError
@@ -85,7 +84,11 @@ class ModelHandler(APIHandler):
             )
         temp = os.path.join(root, "pretrain", f".incoming-{uuid.uuid4().hex}")
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, _copy_model, source, temp)
+        try:
+            await loop.run_in_executor(None, _copy_model, source, temp, self.ctx.roots)
+        except BaseException:
+            files.remove_tree(temp)
+            raise
         try:
             (record,) = await self.store.execute(
                 commands.create_pretrained_model, a["pid"], a["tid"], a["name"], source, a["eval_results"]
@@ -115,6 +118,8 @@ def _with_problem(row: dict[str, Any], problem: str | None) -> dict[str, Any]:
     return {**row, "message": problem} if problem else row
 
 
-def _copy_model(source: str, target: str) -> None:
-    """Copy a saved model directory, without the optimizer state (as the original did)."""
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.pdopt", "*.pdopt"), symlinks=True)
+def _copy_model(source: str, target: str, roots: tuple[str, ...]) -> None:
+    """Copy a saved model directory, without the optimizer state (as the original did): every file really inside
+    `roots` (a link out is refused, naming it; links are never copied as links). The weights are read, with the
+    restricted unpickler, only when a training uses them."""
+    confined.copy_tree(source, target, roots, skip=(".pdopt",))

@@ -129,7 +129,9 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
         "GET": Op("Prediction status", (TID,), ("predict_status", "message", "predict_num", "total_num", "results")),
         "POST": Op("Predict an image (image_data, base64) or images (img_list)",
                    (TID, Arg("image_data"), Arg("img_list", STR_LIST), Arg("score_thresh", FLOAT, default=0.5),
-                    Arg("epoch", INT), Arg("save_dir")), ("path",), job=True),
+                    Arg("epoch", INT), Arg("save_dir", doc="refused: results always go to the task's "
+                                            "visualized_test_results/ (the answer's path names them)")),
+                   ("path",), job=True),
         "PUT": Op("Stop a prediction", (TID,), ("predict_status", "message"), job=True),
     }),
     ("/project/task/export", ExportHandler, {
@@ -137,7 +139,8 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
                   ("export_status", "message", "save_dir", "quant_log", "quant_result")),
         "POST": Op("Export the model (infer, lite, onnx; 'inference' is read as infer, as the original's docs wrote it)",
                    (TID, Arg("type", required=True, choices=("infer", "inference", "lite", "onnx")), Arg("save_dir"),
-                    Arg("epoch", INT), Arg("quant", BOOL, default=False), Arg("model_path")),
+                    Arg("epoch", INT), Arg("quant", BOOL, default=False),
+                    Arg("model_path", doc="type 'lite' only (refused with any other type)")),
                    ("save_dir", "message"), job=True),
         "PUT": Op("Stop an export", (TID,), ("export_status", "message"), job=True),
     }),

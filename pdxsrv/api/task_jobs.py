@@ -173,6 +173,10 @@ class ExportHandler(TaskJobHandler):
     async def post(self) -> None:
         state, task = await self.task()
         a = self.args
+        if a["model_path"] is not None and a["type"] != "lite":
+            raise InvalidArgument(f"model_path is only for type 'lite' (the inference model to convert); a "
+                                  f"{a['type']!r} export is made from the task's own trained model (choose it with "
+                                  "epoch): leave model_path out")
         if a["model_path"] is not None:
             confine(a["model_path"], self.ctx.roots, "model_path")
         if a["save_dir"] is None:

@@ -115,7 +115,7 @@ class TrainHandler(TaskJobHandler):
             "task_dir": task_path, "dataset_dir": files.dataset_dir(self.store.root, dataset.id),
             "project_type": project.type, "split": dataset.split, "params": params,
             "seed": int(params.get("seed") or 0), "resume_epoch": resume_epoch, "pretrained": pretrained,
-            "prune": pruning,
+            "prune": pruning, "roots": list(self.ctx.roots),
         }, gpus=gpus, grace=STOP_GRACE)
         await self.store.execute(commands.start_task_job, task.id, "train", job, resume_epoch)
 
@@ -139,7 +139,7 @@ class TrainHandler(TaskJobHandler):
             path = os.path.join(path, "model.pdparams")
         if not os.path.isfile(path):
             raise InvalidArgument(f"pretrain_weights {value!r} has no weights file ({path} is missing)")
-        return path
+        return confine(path, self.ctx.roots, "pretrain_weights")  # the file itself: a link out is refused
 
     def _published(self, params: dict[str, Any], keyword: str) -> dict[str, Any]:
         """The job's `pretrained` part for IMAGENET/COCO/CITYSCAPES: refused at once when it cannot be had offline."""

@@ -3,17 +3,22 @@
 Files go to a temporary directory next to the target, which is renamed into place only when
 every file is there; on any error (or a stop) the temporary directory is removed, so a failed
 import leaves nothing half-copied behind.
+
+`source` is the real path the server confined. Each file is opened once and what was opened must
+really lie under `source` (`pdxsrv.confined`): a symbolic link swapped in after the check that leads
+out of the dataset folder stops the copy with a `PathRefused` naming the link, and the file that lands
+in the workspace is the file that was checked.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
-LINK_ERRORS = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EACCES}
+from pdxsrv import confined
+
 COPY_THREADS = 4
 
 
@@ -24,6 +29,7 @@ def copy_dataset(
     """Copy `files` (relative to `source`) into the new directory `target`; return "hardlink", "copy" or "mixed"."""
     if os.path.exists(target) and os.listdir(target):
         raise FileExistsError(f"{target} is not empty")
+    roots, where = (os.path.abspath(source),), f"the dataset folder {source}"
     temp = f"{target}.incoming"
     shutil.rmtree(temp, ignore_errors=True)
     used: set[str] = set()
@@ -32,7 +38,8 @@ def copy_dataset(
             os.makedirs(folder, exist_ok=True)
         # Copies wait on the disk with the GIL released, so a few threads overlap them.
         with ThreadPoolExecutor(COPY_THREADS) as pool:
-            placed = pool.map(lambda rel: _place(os.path.join(source, rel), os.path.join(temp, rel), link), files)
+            placed = pool.map(lambda rel: confined.place(os.path.join(source, rel), os.path.join(temp, rel), roots,
+                                                         rel, link, where), files)
             for done, method in enumerate(placed, 1):
                 used.add(method)
                 if progress is not None and (done % 100 == 0 or done == len(files)):
@@ -45,14 +52,3 @@ def copy_dataset(
         raise
     return used.pop() if len(used) == 1 else ("mixed" if used else "copy")
 
-
-def _place(source: str, destination: str, link: bool) -> str:
-    if link:
-        try:
-            os.link(os.path.realpath(source), destination)
-            return "hardlink"
-        except OSError as exc:
-            if exc.errno not in LINK_ERRORS:
-                raise
-    shutil.copyfile(source, destination)
-    return "copy"

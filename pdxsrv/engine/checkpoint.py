@@ -23,6 +23,9 @@ from typing import Any
 
 import paddle
 
+from pdxsrv.engine.base import EngineError
+from pdxsrv.weights import safe_load
+
 META = "meta.json"
 WEIGHTS = "model.pdparams"
 OPTIMIZER = "model.pdopt"
@@ -94,17 +97,30 @@ def read_meta(path: str) -> dict[str, Any]:
 
 
 def load(path: str, model: paddle.nn.Layer, opt: paddle.optimizer.Optimizer | None = None) -> dict[str, Any]:
-    """Restore weights (and optimizer state when given) from a checkpoint; return its meta."""
-    model.set_state_dict(paddle.load(os.path.join(path, WEIGHTS)))
+    """Restore weights (and optimizer state when given) from a checkpoint; return its meta.
+
+    The files are read with the restricted unpickler and must really lie in the checkpoint's folder."""
+    own = (os.path.realpath(path),)
+    model.set_state_dict(weights_in(os.path.join(path, WEIGHTS), own))
     if opt is not None and os.path.exists(os.path.join(path, OPTIMIZER)):
-        opt.set_state_dict(paddle.load(os.path.join(path, OPTIMIZER)))
+        opt.set_state_dict(weights_in(os.path.join(path, OPTIMIZER), own))
     return read_meta(path)
 
 
-def load_matching(path: str, model: paddle.nn.Layer, prefix: str = "") -> tuple[int, int, list[str]]:
+def weights_in(path: str, roots: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The state dict in a .pdparams/.pdopt file, through the restricted unpickler; EngineError if refused."""
+    try:
+        return safe_load.load(path, roots)
+    except safe_load.UnsafeWeights as exc:
+        raise EngineError(str(exc)) from None
+
+
+def load_matching(path: str, model: paddle.nn.Layer, prefix: str = "",
+                  roots: tuple[str, ...] | None = None) -> tuple[int, int, list[str]]:
     """Load the weights whose names (with `prefix` put before each) and shapes match ours: pretrained starting
-    points. Return (tensors loaded, tensors in the file, our names not loaded)."""
-    weights = paddle.load(path if path.endswith(".pdparams") else os.path.join(path, WEIGHTS))
+    points. Return (tensors loaded, tensors in the file, our names not loaded). With `roots`, the file really
+    opened must lie inside them (a client-named file); it is read with the restricted unpickler either way."""
+    weights = weights_in(path if path.endswith(".pdparams") else os.path.join(path, WEIGHTS), roots)
     own = model.state_dict()
     renamed = {prefix + k: v for k, v in weights.items()}
     usable = {k: v for k, v in renamed.items() if k in own and list(v.shape) == list(own[k].shape)}

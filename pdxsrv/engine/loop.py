@@ -87,6 +87,7 @@ class Run:
     resume_from: str | None = None  # a checkpoint directory
     pretrained: str | None = None  # a weights file or checkpoint directory
     pretrained_prefix: str = ""  # put before the file's tensor names ("backbone." for a backbone-only file)
+    pretrained_roots: tuple[str, ...] | None = None  # a client-named `pretrained` must really lie inside these
     prune: dict[str, Any] | None = None  # {"sensitivities", "pruned_flops"}: prune `pretrained` (a checkpoint) first
 
 
@@ -168,7 +169,7 @@ class Trainer:
                               f"{self.epoch} epochs and {self.start_step} steps done")
         elif self.run.pretrained and not self.run.prune:
             loaded, offered, skipped = checkpoint.load_matching(self.run.pretrained, self.model,
-                                                                self.run.pretrained_prefix)
+                                                                self.run.pretrained_prefix, self.run.pretrained_roots)
             if loaded < offered * MIN_PRETRAINED_SHARE:
                 raise EngineError(f"the pretrained weights {self.run.pretrained} fit only {loaded} of their {offered} "
                                   f"tensors into {self.params.get('model')} (names or shapes differ): they were not "

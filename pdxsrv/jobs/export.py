@@ -2,7 +2,7 @@
 
 Parameters (`job.json`): `{"model_dir", "save_dir", "dataset_dir", "project_type", "split",
 "epoch", "format": "paddle"|"onnx", "quant": bool}`. The model is exported into a staging folder
-next to `save_dir` (`pdxsrv.engine.export`; ONNX: `engine.onnx_export`; int8: `engine.quant`), run
+inside `save_dir`, `.export-XXXX` (`pdxsrv.engine.export`; ONNX: `engine.onnx_export`; int8: `engine.quant`), run
 on one dataset image (val, else train) and compared with the trained model; only then are its
 files moved into `save_dir`, replacing those of an earlier export and leaving other files alone
 (an earlier export's files that this one does not write are removed: they would describe another
@@ -26,6 +26,8 @@ from pdxsrv.engine import checkpoint, data, export, inference, onnx_export, quan
 from pdxsrv.engine.base import DataSpec, EngineError
 from supervisor import report
 
+STAGING_PREFIX = ".export-"  # the staging folder, inside save_dir: nothing is written outside it
+
 
 def _data(trained: inference.Trained, params: dict[str, Any]) -> tuple[DataSpec, tuple[np.ndarray, Any]]:
     """The dataset, and one preprocessed image of it (val first) to verify the program on."""
@@ -48,16 +50,25 @@ def move_exported(staging: str, save_dir: str) -> list[str]:
     return written
 
 
+def stage_in(save_dir: str) -> str:
+    """Make `save_dir` (the real path the server confined) and a staging folder inside it; EngineError if a
+    symbolic link was swapped in for it since, so nothing is written anywhere else."""
+    os.makedirs(save_dir, exist_ok=True)
+    real = os.path.realpath(save_dir)
+    if real != save_dir:
+        raise EngineError(f"save_dir {save_dir} was replaced by a symbolic link (to {real}) after the export was "
+                          "accepted; nothing was written")
+    return tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=save_dir)
+
+
 def run(params: dict[str, Any]) -> int:
     """Export; exit 0 on success, 1 on a problem reported in `done`."""
     save_dir = os.path.abspath(params["save_dir"])
-    parent = os.path.dirname(save_dir)
     try:
         report.progress(stage="load")
         trained = inference.load_trained(params["model_dir"])
         spec, sample = _data(trained, params)
-        os.makedirs(parent, exist_ok=True)
-        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(save_dir)}.export-", dir=parent)
+        staging = stage_in(save_dir)
     except (EngineError, OSError) as exc:
         report.done(ok=False, message=f"cannot export: {exc}")
         return 1

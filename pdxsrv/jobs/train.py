@@ -1,7 +1,8 @@
 """The training job: train a task (or resume it) to its planned epochs, or until stopped.
 
 Parameters (`job.json`): `{"task_dir", "dataset_dir", "project_type", "split", "params", "seed",
-"resume_epoch": int | null, "pretrained": path | weights | null, "prune": {"sensitivities", "pruned_flops"} | null}`
+"resume_epoch": int | null, "pretrained": path | weights | null, "prune": {"sensitivities", "pruned_flops"} | null,
+"roots": [dir, ...]}` (a `pretrained` path must really lie inside `roots`, checked on the file opened)
 (with `prune`, `pretrained` is the parent's checkpoint, which is pruned before training). `weights` is
 `{"model", "keyword", "backbone", "weights_dir", "mirror"}`: published weights, taken from the machine's
 cache or downloaded into it first (`pdxsrv.weights`). Outputs go to `<task_dir>/output/`.
@@ -90,6 +91,7 @@ def run(params: dict[str, Any]) -> int:
             output, params["project_type"], spec, params["params"], int(params.get("seed") or 0),
             resume_from=checkpoint.epoch_dir(output, int(resume)) if resume is not None else None,
             pretrained=pretrained, pretrained_prefix=prefix, prune=params.get("prune"),
+            pretrained_roots=tuple(params["roots"]) if params.get("roots") and how is None else None,
         )
         outcome = loop.train(train_run, _Reporter(how), stop)
     except EngineError as exc:

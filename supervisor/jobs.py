@@ -33,6 +33,7 @@ class JobTable:
         self.records: dict[str, JobRecord] = {}
         self.procs: dict[str, JobProcess] = {}
         self.next_order = 1
+        self.starting_allowed = True  # False while the supervisor drains: queued jobs stay queued (then killed)
 
     # -- the lifecycle ---------------------------------------------------------------------------
 
@@ -136,7 +137,9 @@ class JobTable:
     # -- processes -------------------------------------------------------------------------------
 
     def schedule(self) -> None:
-        """Start every queued job whose GPUs are free, in FIFO order."""
+        """Start every queued job whose GPUs are free, in FIFO order (none while draining)."""
+        if not self.starting_allowed:
+            return
         queued = [r for r in self.records.values() if r.state == states.QUEUED]
         active = [r for r in self.records.values() if r.state in states.ACTIVE]
         for record in startable(queued, active):

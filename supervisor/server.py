@@ -97,6 +97,7 @@ class Server:
         if not args.get("stop_jobs"):
             self.change_state(lifecycle.CLOSING, "asked to exit; its jobs keep running")
             return {}
+        self.jobs.starting_allowed = False
         stopping = [r.job for r in self.jobs.records.values() if r.state in states.ACTIVE | {states.QUEUED}]
         for job in stopping:
             self.jobs.stop(job, args.get("grace"))

@@ -17,11 +17,11 @@ from eventlog import read_records
 from pdxsrv.domain.apply import fold
 from pdxsrv.store import events_dir
 from pdxsrv.supervision import endpoint_for, state_dir_for
-from supervisor.client import Client, SupervisorUnavailable
+from supervisor.client import Client, SupervisorError, SupervisorUnavailable
 from supervisor.records import RecordStore
 from supervisor.sockdir import socket_dir
 from tests.conftest import PYTHON, Server, pdxsrv
-from tests.supervisor_support import fake_job, wait_for
+from tests.supervisor_support import Env, fake_job, wait_for
 
 REPORTING_JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reporting_job.py")
 SERVE = ("--offline",)
@@ -87,6 +87,12 @@ def test_a_socket_directory_others_can_enter_is_refused_naming_it(tmp_path) -> N
         sup = os.path.join(str(tmp_path), "state")
         direct = pdxsrv_supervisor(endpoint_for(ws), sup)
         assert direct.returncode != 0 and directory in direct.stderr
+        if os.getuid() == 0:  # as root (CI) a directory of another user can be made too
+            os.chmod(directory, 0o700)
+            os.chown(directory, 65534, 65534)
+            result = pdxsrv("serve", "--workspace", ws, "--port", "0", "--offline", timeout=60)
+            assert result.returncode != 0 and directory in result.stderr and "uid 65534" in result.stderr
+            assert os.listdir(directory) == []
     finally:
         os.rmdir(directory)
 
@@ -110,6 +116,28 @@ def test_a_serve_on_a_busy_port_names_it_and_leaves_nothing_behind(tmp_path) -> 
     assert "Traceback" not in result.stderr
     assert not os.path.exists(ws), "no workspace was created"
     assert not os.path.exists(_sockdir(ws)), "no supervisor was started"
+
+
+def test_shutdown_with_stop_jobs_drains_starts_nothing_new_then_exits(env: Env) -> None:
+    sup = env.start()
+    running = sup.client.spawn("a", fake_job("--sleep", "60", "--term", "save"), env.job_dir("a"), gpus=[0])
+    sup.client.spawn("b", fake_job("--sleep", "60"), env.job_dir("b"), gpus=[0])  # waits for GPU 0
+    wait_for(lambda: os.path.exists(os.path.join(env.job_dir("a"), "job.pid")), what="a to start")
+    assert sup.client.status("b")["state"] == "queued"
+    assert sup.client.shutdown(stop_jobs=True) == {"stopping": ["a", "b"]}
+    try:
+        sup.client.spawn("c", fake_job("--sleep", "1"), env.job_dir("c"))
+        raise AssertionError("a draining supervisor started a new job")
+    except SupervisorError as refused:
+        assert refused.code == "shutting_down"
+    except SupervisorUnavailable:
+        pass  # it already exited
+    assert sup.proc.wait(timeout=30) == 0
+    records = {r.job: r for r in RecordStore(env.state_dir).load_all()}
+    assert records["a"].state == "exited" and os.path.exists(os.path.join(env.job_dir("a"), "saved"))
+    assert records["b"].state == "killed" and records["b"].pid is None, "the queued job was never started"
+    assert "c" not in records and not _alive(running["pid"])
+    assert "draining -> closing: every job has ended" in sup.stderr()
 
 
 def test_supervisor_stop_stops_the_jobs_gracefully_and_removes_its_sockets(tmp_path) -> None:

@@ -36,6 +36,13 @@ Durability and recovery:
 * ``EventLog.append`` returns only after its frames are written and fdatasync'd. Appends that arrive
   while a sync is in flight are written together by the next one (group commit); the I/O runs on a
   dedicated thread, never on the event loop.
+* A write or fdatasync that fails (ENOSPC, EIO, any OSError) is undone: the segment is truncated
+  back to the size it had before the group commit (its last whole frame) and fdatasync'd, the
+  log's last seq goes back to its durable seq, and every append of that group commit and every
+  one queued behind it fails with ``LogWriteFailed`` (none is on disk, none is acknowledged). The
+  log then accepts appends again (``on_rollback(durable_seq)`` tells the owner to drop what it
+  folded). Only when the truncation itself fails does the log stop for good (``LogFailed``;
+  reopening recovers, as after a crash).
 * On open, the last segment is scanned. A frame that is cut short or fails its CRC, with no valid
   frame after it, is the artefact of a crash during a write: it is truncated and reported
   (``EventLog.recovered``, and a warning naming file, offset and seq). Any other bad frame, in the
@@ -43,7 +50,7 @@ Durability and recovery:
   scans everything and ``repair`` truncates the log at the first problem.
 """
 
-from eventlog.errors import CorruptLog, LogClosed, LogFailed, LogLocked, SeqMismatch
+from eventlog.errors import CorruptLog, LogClosed, LogFailed, LogLocked, LogWriteFailed, SeqMismatch
 from eventlog.frame import Event, Record
 from eventlog.copy import copy_prefix
 from eventlog.log import EventLog
@@ -58,6 +65,7 @@ __all__ = [
     "LogClosed",
     "LogFailed",
     "LogLocked",
+    "LogWriteFailed",
     "Problem",
     "Record",
     "SeqMismatch",

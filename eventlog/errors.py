@@ -42,3 +42,15 @@ class LogClosed(EventLogError):
 
 class LogFailed(EventLogError):
     """A write or sync failed; nothing more is accepted until the log is reopened (which recovers)."""
+
+
+class LogWriteFailed(LogFailed):
+    """A write or sync failed and was undone: the log ends at its last durable frame and accepts appends again.
+
+    Every append in the failed group commit (and every one queued behind it) gets this error; none
+    of them is on disk. `cause` is the OSError (ENOSPC when the disk is full).
+    """
+
+    def __init__(self, message: str, cause: OSError) -> None:
+        super().__init__(message)
+        self.cause = cause

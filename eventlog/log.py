@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import fcntl
 import logging
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterator, NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
-from eventlog.errors import CorruptLog, LogClosed, LogFailed, LogLocked, SeqMismatch
+from eventlog.errors import CorruptLog, LogClosed, LogFailed, LogWriteFailed, SeqMismatch
 from eventlog.frame import BadFrame, Event, Record, encode, iter_records, valid_frame_after
+from eventlog.lock import acquire_lock
 from eventlog.reader import read_records
 from eventlog.segments import fsync_dir, list_segments, read_file, segment_name, truncate, write_all
 
@@ -52,6 +52,7 @@ class EventLog:
         self._flusher: asyncio.Task[None] | None = None
         self._failed: BaseException | None = None
         self._closed = False
+        self.on_rollback: Callable[[int], None] | None = None  # called (on the loop) with the durable seq after an undone write
         self.syncs = 0  # fdatasync calls made: with group commit, far fewer than appends
 
     # -- state -----------------------------------------------------------------------------------
@@ -102,6 +103,9 @@ class EventLog:
         if records:
             try:
                 self._write(b"".join(frames), records[0].seq, sync)
+            except OSError as exc:  # undone by _write: the log ends where it did
+                self._last_seq = records[0].seq - 1
+                raise LogWriteFailed(f"writing to {self.directory} failed, nothing was written: {exc}", exc) from exc
             except BaseException as exc:
                 self._failed = exc
                 raise LogFailed(f"writing to {self.directory} failed: {exc}") from exc
@@ -142,6 +146,9 @@ class EventLog:
                 self._pending, self._waiters = [], []
                 try:
                     await loop.run_in_executor(self._executor, self._write, data, first_seq)
+                except OSError as exc:
+                    self._roll_back(exc, waiters)
+                    return
                 except BaseException as exc:
                     self._fail(exc, waiters)
                     return
@@ -153,9 +160,22 @@ class EventLog:
         finally:
             self._flusher = None
 
+    def _roll_back(self, exc: OSError, waiters: list) -> None:
+        """A write was undone: forget every accepted record past the durable seq and fail their appends."""
+        log.error("event log %s: write failed and was undone (seqs %d.. not stored): %s",
+                  self.directory, self._durable_seq + 1, exc)
+        self._last_seq = self._durable_seq
+        error = LogWriteFailed(f"writing to {self.directory} failed, nothing was written: {exc}", exc)
+        if self.on_rollback is not None:
+            self.on_rollback(self._durable_seq)
+        self._abort_waiters(error, waiters)
+
     def _fail(self, exc: BaseException, waiters: list) -> None:
         self._failed = exc
         log.error("event log %s: write failed, no more appends accepted: %s", self.directory, exc)
+        self._last_seq = self._durable_seq
+        if self.on_rollback is not None:
+            self.on_rollback(self._durable_seq)
         self._abort_waiters(LogFailed(f"writing to {self.directory} failed: {exc}"), waiters)
 
     def _abort_waiters(self, error: Exception, waiters: list) -> None:
@@ -184,18 +204,38 @@ class EventLog:
     # -- files (the sync thread, or the caller of append_sync) ------------------------------------
 
     def _write(self, data: bytes, first_seq: int, sync: bool = True) -> None:
+        """Write (and sync) `data`; on an OSError, cut the segment back to where it ended and re-raise."""
         if self._segment_size >= self.segment_bytes:
             self._rotate(first_seq)
-        write_all(self._fd, data)
+        start = self._segment_size
+        try:
+            write_all(self._fd, data)
+            if sync:
+                os.fdatasync(self._fd)
+        except OSError:
+            self._cut(start)
+            raise
         self._segment_size += len(data)
         if sync:
-            os.fdatasync(self._fd)
             self.syncs += 1
+
+    def _cut(self, size: int) -> None:
+        """Truncate the open segment back to `size` bytes, durably; LogFailed (for good) if that fails too."""
+        try:
+            os.ftruncate(self._fd, size)
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            raise LogFailed(f"cannot truncate {self._segment_path} back to {size} bytes after a failed write: {exc}") from exc
 
     def _rotate(self, first_seq: int) -> None:
         path = os.path.join(self.directory, segment_name(first_seq))
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
-        fsync_dir(self.directory)
+        try:
+            fsync_dir(self.directory)
+        except OSError:  # leave no empty segment behind that a retry's O_EXCL would trip on
+            os.close(fd)
+            os.unlink(path)
+            raise
         os.close(self._fd)
         self._fd, self._segment_path, self._segment_size = fd, path, 0
 
@@ -261,20 +301,3 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def acquire_lock(path: str) -> int:
-    """flock() `path` exclusively and write our pid in it; raise LogLocked if someone holds it."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        try:
-            pid = int(os.pread(fd, 32, 0).decode().strip() or 0) or None
-        except ValueError:
-            pid = None
-        os.close(fd)
-        raise LogLocked(path, pid) from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd

@@ -1,4 +1,7 @@
-"""Snapshots: one frame per file, written atomically; "latest snapshot + tail" loading."""
+"""Snapshots: one frame per file, written atomically; "latest snapshot + tail" loading.
+
+A write that fails (a full disk) removes its temp file and raises; the snapshots already there stay.
+"""
 
 from __future__ import annotations
 
@@ -51,13 +54,17 @@ class SnapshotStore:
         frame = encode(Record(seq, time.time(), "snapshot", v, data))
         final = self.path(seq)
         temp = f"{final}.{os.getpid()}.tmp"
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            write_all(fd, frame)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(temp, final)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                write_all(fd, frame)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, final)
+        except BaseException:  # a full disk: the partial temp file goes (it is never read: not a .snap)
+            remove_quietly(temp)
+            raise
         fsync_dir(self.directory)
         self._prune()
         return final
@@ -99,6 +106,14 @@ class SnapshotStore:
     def _prune(self) -> None:
         for seq in self.seqs()[: -self.keep]:
             os.remove(self.path(seq))
+
+
+def remove_quietly(path: str) -> None:
+    """Remove a file if it is there."""
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def load_state(

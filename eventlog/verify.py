@@ -6,7 +6,7 @@ import os
 from typing import NamedTuple
 
 from eventlog.errors import CorruptLog
-from eventlog.log import acquire_lock
+from eventlog.lock import acquire_lock
 from eventlog.reader import read_records
 from eventlog.segments import fsync_dir, list_segments, truncate
 from eventlog.snapshots import SnapshotStore

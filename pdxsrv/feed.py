@@ -21,6 +21,11 @@ class Feed:
         """Records just accepted by the log (not yet durable: followers do not see them yet)."""
         self._recent.extend(records)
 
+    def discard_after(self, seq: int) -> None:
+        """Forget records past `seq`: the log could not write them."""
+        while self._recent and self._recent[-1].seq > seq:
+            self._recent.pop()
+
     def durable(self, seq: int) -> None:
         """Everything up to `seq` is on disk: wake the followers."""
         if seq > self.durable_seq:

@@ -5,6 +5,11 @@ Record types written here: ``progress`` (not fsync'd: high rate), ``metric``, ``
 A ``done`` with ``ok: false`` (not ``stopped``) also writes ``job failed: <message>`` to stderr,
 so the job's err.log ends with the cause of the failure, as its reader expects.
 The journal is the truth; the PUSH is a best-effort fast path (never blocks, bounded linger).
+
+A journal write that fails (a full disk) is undone by the log (`eventlog.LogWriteFailed`: the
+journal ends at its last whole record and takes appends again): a ``progress`` record is then
+dropped with a line on stderr; any other record raises, so the job fails with the reason instead
+of going on with a journal that misses what it reported.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import zmq
 
-from eventlog import Event, EventLog
+from eventlog import Event, EventLog, LogWriteFailed
 from supervisor import protocol
 from supervisor.journal import journal_dir, record_map
 
@@ -58,8 +63,12 @@ class Reporter:
         return entry
 
     def progress(self, **kv: Any) -> dict[str, Any]:
-        """Report progress (written, not fsync'd)."""
-        return self.append("progress", kv, sync=False)
+        """Report progress (written, not fsync'd); dropped, with a line on stderr, if the journal cannot be written."""
+        try:
+            return self.append("progress", kv, sync=False)
+        except LogWriteFailed as exc:
+            print(f"progress not recorded: {exc}", file=sys.stderr, flush=True)
+            return {}
 
     def metric(self, **kv: Any) -> dict[str, Any]:
         """Report metrics."""

@@ -13,6 +13,7 @@ import tornado.web
 from pdxsrv import files
 from pdxsrv.api import vdl
 from pdxsrv.api.base import Context, NotFoundHandler
+from pdxsrv.api.oversize import HTTP_SERVER_OPTIONS, LimitedApplication
 from pdxsrv.api.routes import make_routes
 from pdxsrv.api.web import web_routes
 from pdxsrv.boards import Boards
@@ -28,7 +29,8 @@ log = logging.getLogger("pdxsrv")
 
 def make_app(ctx: Context) -> tornado.web.Application:
     """The Tornado application over one workspace."""
-    return tornado.web.Application(
+    return LimitedApplication(
+        ctx,
         [*web_routes(), *vdl.routes(ctx), *make_routes(ctx)],  # the console, the VisualDL proxy, the API
         default_handler_class=NotFoundHandler,
         default_handler_args={"ctx": ctx},
@@ -90,7 +92,7 @@ async def serve(
     boards = Boards()  # on loopback: reached only through /vdl/<tid>/, under the token
     ctx = Context(store, roots, token, honest_status, supervision, boards, demo_mirror or None,
                   weights or WeightsConfig(), tuple(cors_origins), page)
-    server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False)
+    server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False, **HTTP_SERVER_OPTIONS)
     listen(sockets)
     server.add_sockets(sockets)
     bound = sockets[0].getsockname()[1]

@@ -12,7 +12,8 @@
 * Then it follows the supervisor's PUB stream. Metrics, logs, `done` and state changes are
   appended at once, in order; step progress is coalesced (the latest wins) to at most one event
   per job every PROGRESS_INTERVAL seconds. A gap in a job's journal seqs is filled with
-  `replay_from`.
+  `replay_from`. What a job reports is made storable first (`storable`: non-finite floats as null,
+  over-long text cut, each change noted under `sanitized`; see `pdxsrv.limits`).
 * pdxsrv watches the supervisor's process (a pidfd, readable the moment it exits; polling where
   there is none): when it dies pdxsrv starts a new one at once (which re-adopts the live jobs) and
   reconciles again. Three missed heartbeats (a hung supervisor) lead to the same restart.
@@ -37,7 +38,7 @@ import msgpack
 import zmq
 import zmq.asyncio
 
-from pdxsrv import files
+from pdxsrv import files, limits
 from pdxsrv.domain import jobs
 from pdxsrv.domain.errors import DomainError
 from pdxsrv.store import Store
@@ -58,6 +59,11 @@ def endpoint_for(root: str) -> str:
     digest = hashlib.sha1(os.path.realpath(root).encode()).hexdigest()[:16]
     base = os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir()
     return f"ipc://{base}/pdxsrv-{os.getuid()}-{digest}/sup"
+
+
+def storable(record: dict[str, Any]) -> dict[str, Any]:
+    """A journal record whose data the log may hold (`limits.sanitize`: NaN as null, bounded text, noted)."""
+    return {**record, "data": limits.sanitize(record.get("data"))}
 
 
 def state_dir_for(root: str) -> str:
@@ -251,7 +257,7 @@ class Supervision:
     async def _catch_up(self, job_id: str, pending: list[dict[str, Any]] | None = None) -> None:
         seq = self.store.state.jobs[job_id].journal_seq
         replay = await self.client.replay_from(job_id, seq + 1)
-        records = replay["records"] + (pending or [])
+        records = [storable(r) for r in replay["records"]] + (pending or [])
         await self.store.execute(jobs.job_reports, job_id, records)
 
     async def _record_state(self, info: dict[str, Any]) -> None:
@@ -277,7 +283,7 @@ class Supervision:
                 log.warning("could not record %s from the supervisor: %s", topic.decode(errors="replace"), exc)
 
     def _queue(self, job: str, record: dict[str, Any]) -> None:
-        self._pending.setdefault(job, []).append(record)
+        self._pending.setdefault(job, []).append(storable(record))
         due = self._last_progress.get(job, 0.0) + PROGRESS_INTERVAL
         if record.get("type") != "progress" or time.monotonic() >= due:
             self._flush_soon(job)

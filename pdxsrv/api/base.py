@@ -3,8 +3,9 @@
 Success: HTTP 200 ``{"status": 1, ...}``. Failure: ``{"status": -1, "message": str, "code": str}``
 with HTTP 200 for application errors (the original's contract; with ``honest_status`` the HTTP
 status says what happened: 400, 403, 404, 409, 501), 404 for an unknown route, 405 for a wrong
-method (with ``Allow``), 401 for a missing or wrong token and 500 for a bug. Nothing else is ever
-sent: no traceback, no Python repr.
+method (with ``Allow``), 401 for a missing or wrong token, 413/414/431 for a request too large to
+read (`pdxsrv.limits`, `oversize.py`), 507 (honest) or 200 for `disk_full`, and 500 for a bug.
+Nothing else is ever sent: no traceback, no Python repr, no NaN (`limits.json_text`).
 
 CORS (``--cors-origin``): every answer, errors included, carries ``Access-Control-Allow-Origin``
 and ``Vary: Origin`` when the request's ``Origin`` is an allowed one; ``OPTIONS`` on any route (the
@@ -15,18 +16,18 @@ preflight, answered before the token check) is 204 with ``Allow`` and, for an al
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from tornado.web import HTTPError, RequestHandler
 
+from pdxsrv import limits
 from pdxsrv.api.errors import NotAvailable
 from pdxsrv.api.spec import Op, parse
 from pdxsrv.domain.errors import Conflict, DomainError, NotFound
 from pdxsrv.paths import PathRefused
-from pdxsrv.store import Store
+from pdxsrv.store import DiskFull, StorageFailed, Store
 from pdxsrv.weights import WeightsConfig
 
 log = logging.getLogger("pdxsrv.api")
@@ -57,7 +58,7 @@ def cors_headers(handler: RequestHandler, origins: tuple[str, ...]) -> None:
         handler.set_header("Vary", "Origin")
 
 
-HONEST_STATUS = {NotFound: 404, Conflict: 409, PathRefused: 403, NotAvailable: 501}
+HONEST_STATUS = {NotFound: 404, Conflict: 409, PathRefused: 403, NotAvailable: 501, DiskFull: 507, StorageFailed: 503}
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,6 @@ class Context:
     weights: WeightsConfig = field(default_factory=WeightsConfig)  # the pretrained-weights cache, mirror, offline
     cors_origins: tuple[str, ...] = ()  # web origins allowed to call the API from a browser (--cors-origin)
     legacy_demo: str | None = None  # the operator's copy of the original web demo page (--legacy-demo), as text
-
-
-def _refuse_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON value")
 
 
 class APIHandler(RequestHandler):
@@ -129,7 +126,7 @@ class APIHandler(RequestHandler):
         body: Any = {}
         if self.request.body and self.request.body.strip():
             try:
-                body = json.loads(self.request.body, parse_constant=_refuse_constant)
+                body = limits.decode_json(self.request.body)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise BadRequest(f"the request body is not valid JSON ({exc}); send a JSON object") from None
             if not isinstance(body, dict):
@@ -138,13 +135,15 @@ class APIHandler(RequestHandler):
 
     def _query(self, name: str) -> str | None:
         try:
-            return self.get_query_argument(name, None)
+            value = self.get_query_argument(name, None)
         except HTTPError:  # undecodable query string
             raise BadRequest(f"the query string argument {name!r} is not valid UTF-8") from None
+        limits.check(value, name)
+        return value
 
     def ok(self, **payload: Any) -> None:
         """Answer success."""
-        self.finish(json.dumps({"status": 1, **payload}, ensure_ascii=False))
+        self.finish(limits.json_text({"status": 1, **payload}))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         self.set_header("Content-Type", "application/json; charset=UTF-8")
@@ -153,7 +152,7 @@ class APIHandler(RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, DomainError):
             honest = next((code for cls, code in HONEST_STATUS.items() if isinstance(exc, cls)), 400)
-            self.set_status(honest if self.ctx.honest_status else 200)
+            self.set_status(getattr(exc, "http_status", None) or (honest if self.ctx.honest_status else 200))
             body = {**getattr(exc, "fields", {}), "status": -1, "message": exc.message, "code": exc.code}
         elif isinstance(exc, HTTPError) or exc is None:
             code, message = {
@@ -164,7 +163,7 @@ class APIHandler(RequestHandler):
             body = {"status": -1, "message": message, "code": code}
         else:
             body = {"status": -1, "message": "internal error; the server log has the details", "code": "internal"}
-        self.finish(json.dumps(body, ensure_ascii=False))
+        self.finish(limits.json_text(body))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, DomainError):

@@ -11,10 +11,10 @@ The segments are read in a thread, newest first, decoding only the frames looked
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from eventlog.reader import read_newest_first
+from pdxsrv import limits
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.events_stream import as_json, json_value, matches
 from pdxsrv.api.spec import ArgumentError
@@ -38,8 +38,7 @@ class EventLogHandler(APIHandler):
         events, more = await asyncio.get_running_loop().run_in_executor(
             None, page, log.directory, before or until + 1, until, wanted, self.args["type"] or [], limit)
         next_before = events[-1]["seq"] if more else None
-        self.finish(json.dumps({"status": 1, "events": events, "next_before": next_before}, ensure_ascii=False,
-                               default=json_value))
+        self.finish(limits.json_text({"status": 1, "events": events, "next_before": next_before}, default=json_value))
 
 
 def page(directory: str, before: int, until: int, wanted: set[str], types: list[str],

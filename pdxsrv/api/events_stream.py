@@ -18,12 +18,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import fnmatch
-import json
 from typing import Any
 
 from tornado.iostream import StreamClosedError
 
 from eventlog import Record
+from pdxsrv import limits
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.spec import ArgumentError
 
@@ -108,5 +108,5 @@ def json_value(value: Any) -> Any:
 
 
 def _frame(record: Record) -> str:
-    body = json.dumps(as_json(record), ensure_ascii=False, default=json_value)
+    body = limits.json_text(as_json(record), default=json_value)
     return f"id: {record.seq}\nevent: {record.type}\ndata: {body}\n\n"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import uuid
 from typing import Any
 
-from pdxsrv import confined, files, missing
+from pdxsrv import confined, files, limits, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.render import exported_row, pretrained_row
 from pdxsrv.api.spec import ArgumentError
@@ -33,8 +32,8 @@ class ModelHandler(APIHandler):
                 raise NotFound(f"model {mid!r} does not exist; GET /model {{'type': 'pretrained'|'exported'}} lists them")
             problem = (missing.pretrained_problem(self.store.root, model) if mid in state.pretrained_models
                        else missing.exported_problem(self.store.root, model))
-            self.ok(dataset_attr=model.dataset, task_params=json.dumps(model.params, ensure_ascii=False),
-                    eval_result=json.dumps(model_records.eval_results(state, model), ensure_ascii=False),
+            self.ok(dataset_attr=model.dataset, task_params=limits.json_text(model.params),
+                    eval_result=limits.json_text(model_records.eval_results(state, model)),
                     **({"message": problem} if problem else {}))
         elif kind == "pretrained":
             self.ok(pretrained_models=[_with_problem(pretrained_row(self.store.root, m),

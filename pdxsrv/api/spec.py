@@ -4,6 +4,8 @@ Handlers validate with it and `openapi.py` documents from it, so the two cannot 
 Arguments come from the JSON body, else from the query string; a JSON `null` counts as absent.
 Values are coerced to the declared kind, so query strings work too (`gpu_list=0,1`, `epoch=3`,
 `train={"model": ...}`); a value that cannot be coerced is refused naming the argument and value.
+A JSON text held in an object argument is read with the limits of `pdxsrv.limits` (key paths like
+`train.learning_rate`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from pdxsrv import limits
 from pdxsrv.domain.errors import DomainError
 from pdxsrv.domain.train_values import text_list
 
@@ -85,10 +88,10 @@ def _list_of(item: Callable[[Any], Any], what: str) -> Callable[[Any], list[Any]
     return coerce
 
 
-def _object(value: Any) -> dict[str, Any]:
+def _object(value: Any, where: str = "") -> dict[str, Any]:
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = limits.decode_json(value, where)
         except ValueError:
             raise ValueError("a JSON object (or a string holding one)") from None
     if not isinstance(value, dict):
@@ -155,7 +158,7 @@ def parse(op: Op, body: dict[str, Any], query: Callable[[str], str | None]) -> d
             args[arg.name] = arg.default
             continue
         try:
-            value = arg.kind.coerce(value)
+            value = _object(value, arg.name) if arg.kind is OBJECT else arg.kind.coerce(value)
         except ValueError as exc:
             raise ArgumentError(f"argument {arg.name!r} must be {exc}, got {_show(value)}") from None
         if arg.choices and value not in arg.choices:

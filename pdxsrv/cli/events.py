@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import collections
 import fnmatch
-import json
 import os
 import sys
 from datetime import datetime
@@ -19,7 +18,7 @@ from typing import Any, Iterator
 
 from eventlog import LogLocked, Record, SnapshotStore, copy_prefix, read_records, repair, verify
 from eventlog.segments import list_segments
-from pdxsrv import restore
+from pdxsrv import limits, restore
 from pdxsrv.domain.apply import fold
 from pdxsrv.domain.commands import IMPORTED
 from pdxsrv.store import events_dir, snapshots_dir
@@ -108,9 +107,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.json:
             line = {"seq": record.seq, "ts": record.ts, "time": _iso(record.ts), "type": record.type,
                     "v": record.v, "data": record.data}
-            out.write(json.dumps(line, ensure_ascii=False, default=_jsonable) + "\n")
+            out.write(limits.json_text(line, default=_jsonable) + "\n")
         else:
-            data = json.dumps(record.data, ensure_ascii=False, default=_jsonable)
+            data = limits.json_text(record.data, default=_jsonable)
             out.write(f"{record.seq:>8}  {_iso(record.ts)}  {record.type:<28} {data}\n")
     return 0
 

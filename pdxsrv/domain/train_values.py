@@ -89,7 +89,7 @@ def text_list(text: str) -> Any:
         return [part.strip() for part in text.split(",") if part.strip()]
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to be a list of values
         raise BadValue("a list") from None
 
 

@@ -1,4 +1,4 @@
-"""The shared base of the task routes whose work runs in a job; export; VisualDL; the pruning analysis."""
+"""The shared base of the task routes whose work runs in a job; export; the pruning analysis (VisualDL: api/vdl.py)."""
 
 from __future__ import annotations
 
@@ -214,19 +214,3 @@ class ExportHandler(TaskJobHandler):
         status, message = export_status(await self.stop_job("export", "export"))
         self.ok(export_status=int(status), message=message)
 
-
-class VdlHandler(TaskJobHandler):
-    """GET the address (host:port, as the original) of a VisualDL server for the task's logs."""
-
-    async def get(self) -> None:
-        _, task = await self.task()
-        logdir = os.path.join(self.task_path(task), "output", "vdl_log")
-        if not os.path.isdir(logdir):
-            raise NotStarted(f"task {task.id} has no training logs yet (output/vdl_log); train it first")
-        if self.ctx.boards is None:
-            raise NotAvailable("this server runs without VisualDL boards")
-        port = await self.ctx.boards.port_for(task.id, logdir)
-        host = self.ctx.boards.host
-        if host in ("0.0.0.0", "::"):  # bound everywhere: the address this client reached pdxsrv at
-            host = self.request.host_name
-        self.ok(url=f"{host}:{port}")

@@ -173,7 +173,8 @@ ROUTES: list[tuple[str, type, dict[str, Op]]] = [
     }),
     ("/model", ModelHandler, {
         "GET": Op("One model (mid) or all of a type", (Arg("mid"), Arg("type", choices=("pretrained", "exported"))),
-                  ("dataset_attr", "task_params", "eval_result", "pretrained_models", "exported_models")),
+                  ("dataset_attr", "task_params", "eval_result", "pretrained_models", "exported_models",
+                   "message")),
         "POST": Op("Save a task's model as a pretrained model, or record an exported model",
                    (Arg("type", required=True, choices=("pretrained", "exported")), Arg("pid"), Arg("tid"),
                     Arg("name"), Arg("source_path"), Arg("path"), Arg("exported_type", INT),

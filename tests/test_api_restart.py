@@ -53,14 +53,18 @@ def every_get(url: str) -> dict[str, object]:
 def test_restart_after_kill_9_and_after_a_clean_stop_answers_the_same(tmp_path) -> None:
     ws = str(tmp_path / "ws")
     server = Server(ws)
-    populate(Client(server.url), ws)
-    before = every_get(server.url)
-    assert sum(1 for v in before.values() if v["status"] == 1) > 40
-    server.stop(signal.SIGKILL)
+    try:
+        populate(Client(server.url), ws)
+        before = every_get(server.url)
+        assert sum(1 for v in before.values() if v["status"] == 1) > 40
+    finally:
+        server.stop(signal.SIGKILL)
 
     server = Server(ws)
-    assert every_get(server.url) == before
-    assert server.stop(signal.SIGTERM) == 0
+    try:
+        assert every_get(server.url) == before
+    finally:
+        assert server.stop(signal.SIGTERM) == 0  # stopped whatever the answer: a failed test leaves no server
 
     server = Server(ws)
     try:

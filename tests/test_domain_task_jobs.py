@@ -13,6 +13,7 @@ from pdxsrv.domain.apply import fold
 from pdxsrv.domain.enums import TaskStatus
 from pdxsrv.domain.errors import Conflict
 from pdxsrv.domain.events import to_log_event
+from pdxsrv.domain.queries import current_job
 from pdxsrv.domain.state import EMPTY, Workspace
 
 
@@ -127,3 +128,15 @@ def test_a_pruning_task_trains_as_xprunetrain(task: Workspace) -> None:
     assert s.tasks["T0002"].status == TaskStatus.XPRUNETRAIN
     s = apply(s, ev.JobStateChanged("T0002.train.1", "T0002", "exited", 9, 0))
     assert s.tasks["T0002"].status == TaskStatus.XTRAINDONE
+
+
+def test_a_job_started_but_not_yet_spawned_is_the_tasks_queued_job(task: Workspace) -> None:
+    # POST /project/task/train is answered once the start is durable; the supervisor's account of the spawn
+    # comes later through the stream. In between, the task's training job is queued, not missing
+    # (a GET of its metrics in that gap answered "has not trained yet" under load).
+    s = do(task, c.start_task_job, "T0001", "train", "T0001.train.1")
+    job = current_job(s, s.tasks["T0001"], "train")
+    assert job is not None and (job.id, job.kind, job.state, job.progress) == ("T0001.train.1", "train", "queued", {})
+    s = apply(s, ev.JobSpawned("T0001.train.1", "train", "T0001"))
+    assert current_job(s, s.tasks["T0001"], "train") is s.jobs["T0001.train.1"]
+    assert current_job(s, s.tasks["T0001"], "evaluate") is None

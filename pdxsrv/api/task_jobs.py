@@ -84,8 +84,8 @@ class TaskJobHandler(APIHandler):
         if job is None or job.state not in ACTIVE:
             raise Conflict(f"no {what} is running for task {task.id}")
         await self.supervision().client.stop(job.id, grace=5.0)
-        state = await self.wait_for(lambda s: s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
-        return state.jobs[job.id]
+        state = await self.wait_for(lambda s: job.id in s.jobs and s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
+        return state.jobs.get(job.id, job)
 
     async def wait_for(self, done: Callable[[Workspace], bool], timeout: float) -> Workspace:
         """Wait until `done(state)` holds (or the timeout passes); return the durable state."""

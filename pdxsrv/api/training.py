@@ -165,7 +165,7 @@ class TrainHandler(TaskJobHandler):
         if job is None or job.state not in ACTIVE:
             raise Conflict(f"task {task.id} is not training (status {task.status.name})")
         await self.supervision().client.stop(job.id, grace=STOP_GRACE)
-        await self.wait_for(lambda s: s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
+        await self.wait_for(lambda s: job.id in s.jobs and s.jobs[job.id].state not in ACTIVE, STOP_WAIT)
 
 
 def _gpus(visible: Any) -> list[int]:

@@ -32,6 +32,9 @@ def active_jobs(state: Workspace, subject: str) -> list[Job]:
 
 
 def current_job(state: Workspace, task: Task, kind: str) -> Job | None:
-    """The task's latest job of `kind`, if any."""
+    """The task's latest job of `kind`, if any; one the task started but whose spawn the supervisor has not yet
+    reported (its account comes through the event stream, after the start was answered) is queued."""
     job_id = task.jobs.get(kind)
-    return state.jobs.get(job_id) if job_id else None
+    if not job_id:
+        return None
+    return state.jobs.get(job_id) or Job(job_id, kind, task.id, 0.0)

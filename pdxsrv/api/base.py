@@ -29,6 +29,7 @@ from pdxsrv.domain.errors import Conflict, DomainError, NotFound
 from pdxsrv.paths import PathRefused
 from pdxsrv.store import DiskFull, StorageFailed, Store
 from pdxsrv.weights import WeightsConfig
+from supervisor.client import SupervisorUnavailable
 
 log = logging.getLogger("pdxsrv.api")
 
@@ -161,6 +162,11 @@ class APIHandler(RequestHandler):
                 405: ("method_not_allowed", f"{self.request.method} is not allowed on {self.request.path}"),
             }.get(status_code, ("http_error", self._reason))
             body = {"status": -1, "message": message, "code": code}
+        elif isinstance(exc, SupervisorUnavailable):  # it is being restarted (pdxsrv does so at once): not a bug
+            self.set_status(503 if self.ctx.honest_status else 200)
+            body = {"status": -1, "code": "supervisor_unavailable",
+                    "message": f"the job supervisor did not answer ({exc}); pdxsrv restarts it at once: try again in a "
+                               "few seconds (the work was not recorded as started)"}
         else:
             body = {"status": -1, "message": "internal error; the server log has the details", "code": "internal"}
         self.finish(limits.json_text(body))
@@ -168,6 +174,8 @@ class APIHandler(RequestHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, DomainError):
             log.info("%s %s refused: %s", self.request.method, self.request.path, value.message)
+        elif isinstance(value, SupervisorUnavailable):
+            log.warning("%s %s: %s", self.request.method, self.request.path, value)
         else:
             super().log_exception(typ, value, tb)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -81,6 +82,23 @@ def assert_no_console_errors(page: Any, allow: tuple[str, ...] = ()) -> None:
     """Fail when the page logged a console error or threw, except messages containing one of `allow`."""
     errors = [e for e in page.console_errors if not any(a in e for a in allow)]
     assert not errors, "console errors:\n" + "\n".join(errors)
+
+
+@contextmanager
+def browsing(browser: Any, server: Any, name: str) -> Iterator[Any]:
+    """A fresh page for a test against `server`; a failure leaves `failed-<name>.png`; after it, the page is
+    closed and the server stopped, with its supervisor and jobs when it has them."""
+    page = new_page(browser)
+    try:
+        yield page
+    except BaseException:
+        screenshot(page, f"failed-{name}")
+        raise
+    finally:
+        page.context.close()
+        server.stop()
+        if server.supervise:
+            server.shutdown_supervisor()
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import pytest
 
 from pdxsrv.client import Client
 from pdxsrv.datasets.synthetic import make
-from tests.browser_support import assert_no_console_errors, browser, new_page, screenshot  # noqa: F401
+from tests.browser_support import assert_no_console_errors, browser, browsing, new_page, screenshot  # noqa: F401
 from tests.conftest import Server
 from tests.training_support import project_on
 
@@ -212,8 +212,7 @@ def test_stop_and_resume_from_a_chosen_epoch(browser: Any, tmp_path: Path) -> No
     source = base / "shapes"
     make("classification", str(source), images=24, size=32, seed=9)
     server = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
-    page = new_page(browser)
-    try:
+    with browsing(browser, server, "resume") as page:
         c = Client(server.url)
         pid = project_on(c, str(source), "classification", 0.25, 0.0)
         tid = c.create_task(pid, {"model": "MobileNetV3_small", "num_epochs": 8, "save_interval_epochs": 1,
@@ -235,10 +234,3 @@ def test_stop_and_resume_from_a_chosen_epoch(browser: Any, tmp_path: Path) -> No
         assert "training resumed from epoch 1" in page.locator("#log-tail").inner_text()
         screenshot(page, "resumed-training")
         assert_no_console_errors(page)
-    except BaseException:
-        screenshot(page, "failed-resume")
-        raise
-    finally:
-        page.context.close()
-        server.stop()
-        server.shutdown_supervisor()

@@ -11,7 +11,7 @@ import pytest
 
 from pdxsrv.client import Client
 from pdxsrv.datasets.synthetic import make
-from tests.browser_support import assert_no_console_errors, browser, new_page, screenshot  # noqa: F401
+from tests.browser_support import assert_no_console_errors, browser, browsing, screenshot  # noqa: F401
 from tests.conftest import Server
 from tests.training_support import project_on, trained_classifier
 
@@ -24,8 +24,7 @@ def test_a_segmentation_task_live_and_its_iou_report(browser: Any, tmp_path: Pat
     source = base / "seg"
     make("segmentation", str(source), images=24, size=64, seed=5)
     server = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
-    page = new_page(browser)
-    try:
+    with browsing(browser, server, "segmentation") as page:
         c = Client(server.url)
         pid = project_on(c, str(source), "segmentation", 0.25, 0.0)
         tid = c.create_task(pid, {"model": "BiSeNetV2", "num_epochs": 2, "save_interval_epochs": 1, "batch_size": 4,
@@ -52,22 +51,14 @@ def test_a_segmentation_task_live_and_its_iou_report(browser: Any, tmp_path: Pat
         assert page.locator("#confusion table.heatmap").get_attribute("data-size") == "4"
         screenshot(page, "segmentation-results")
         assert_no_console_errors(page)
-    except BaseException:
-        screenshot(page, "failed-segmentation")
-        raise
-    finally:
-        page.context.close()
-        server.stop()
-        server.shutdown_supervisor()
 
 
 def test_with_a_token_nothing_loads_before_it_is_given(browser: Any, tmp_path: Path) -> None:
     server = Server(str(tmp_path / "ws"), "--token", "s3cret-token")
     Client(server.url, token="s3cret-token").create_dataset("guarded flowers", "classification")
-    page = new_page(browser)
     api_calls: list[tuple[str, int]] = []
-    page.on("response", lambda r: api_calls.append((r.url, r.status)) if "/web/" not in r.url else None)
-    try:
+    with browsing(browser, server, "token") as page:
+        page.on("response", lambda r: api_calls.append((r.url, r.status)) if "/web/" not in r.url else None)
         page.goto(f"{server.url}/#/datasets")
         page.wait_for_selector("#token-form")
         screenshot(page, "token")
@@ -93,19 +84,12 @@ def test_with_a_token_nothing_loads_before_it_is_given(browser: Any, tmp_path: P
         page.wait_for_selector("tr[data-id=D0002]")
         assert page.locator("#token-form").count() == 0
         assert_no_console_errors(page, allow=("401",))
-    except BaseException:
-        screenshot(page, "failed-token")
-        raise
-    finally:
-        page.context.close()
-        server.stop()
 
 
 def test_pruning_sensitivities_chart_and_a_pruned_retraining(browser: Any, tmp_path: Path) -> None:
     base = Path(os.path.realpath(tmp_path))
     server = Server(str(base / "ws"), "--allow-path", str(base), supervise=True)
-    page = new_page(browser)
-    try:
+    with browsing(browser, server, "pruning") as page:
         c = Client(server.url)
         pid, tid = trained_classifier(c, str(base), seed=4)
         page.goto(f"{server.url}/#/results/{tid}")
@@ -122,10 +106,3 @@ def test_pruning_sensitivities_chart_and_a_pruned_retraining(browser: Any, tmp_p
         page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)
         page.wait_for_selector("#fact-pruning")  # what the pruning removed
         assert_no_console_errors(page)
-    except BaseException:
-        screenshot(page, "failed-pruning")
-        raise
-    finally:
-        page.context.close()
-        server.stop()
-        server.shutdown_supervisor()

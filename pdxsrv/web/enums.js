@@ -35,7 +35,7 @@ export const PRUNE_STATUS = {
   0: ["XSPRUNESTART", "starting", tone.run], 1: ["XSPRUNEING", "analysing", tone.run], 2: ["XSPRUNEDONE", "done", tone.ok],
   3: ["XSPRUNEFAIL", "failed", tone.bad], 4: ["XSPRUNEEXIT", "stopped", tone.idle],
 };
-export const EXPORTED_TYPE = { 0: "inference", 1: "lite" };
+export const EXPORTED_TYPE = { 0: "inference", 1: "lite", 2: "onnx" };
 export const PROJECT_TYPES = ["classification", "detection", "segmentation", "instance_segmentation", "remote_segmentation"];
 export const TRAINING = new Set([3, 15]);
 export const ACTIVE_TASK = new Set([2, 3, 6, 11, 14, 15]);

@@ -12,7 +12,9 @@ derived from deploy.yml's content). deploy.yml holds the model, labels, band cou
 metrics it came from, the program's inputs (`image` [N, bands, H, W] float32; detection adds
 `im_shape` [N, 2] and `scale_factor` [N, 2], resized / original, y then x) and the preprocessing
 (`Transforms`: centre crop or resize to `image_shape`, then (x / 255 - mean) / std per band, HWC
-to CHW). It is verified before it is written whole: the program runs on one sample and its
+to CHW) and `onednn` (`runs: true`, or `runs: false` with the ops that stop paddle.inference's default
+oneDNN CPU path: `engine.onednn_ops` rewrites interpolation and leaky_relu while tracing so that
+none do). It is verified before it is written whole: the program runs on one sample and its
 outputs must match the trained model's (boxes to 1e-4, class probabilities to 1e-3 relative,
 label maps on all but 0.1 % of pixels). Classification programs end in softmax and segmentation
 programs in argmax (a label map [N, H, W] int32), as PaddleClas and PaddleSeg exports do.
@@ -26,7 +28,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import paddle
 
-from pdxsrv.engine import augment, compat, det_models, paddlex_yml
+from pdxsrv.engine import augment, compat, det_models, onednn_ops, paddlex_yml
 from pdxsrv.engine.base import EngineError
 from pdxsrv.engine.inference import Trained
 from pdxsrv.engine.kinds import DEFAULT_SHAPES, input_shape
@@ -39,8 +41,9 @@ def save_inference(network: paddle.nn.Layer, input_spec: Sequence[Any], prefix: 
     """Trace `network` in eval mode for `input_spec` and save it at `prefix`; the files written."""
     network.eval()
     compat.register_patched_sources()
-    static = paddle.jit.to_static(network, input_spec=list(input_spec), full_graph=True)
-    paddle.jit.save(static, prefix)
+    with onednn_ops.rewritten(network, list(input_spec)):  # ops paddle.inference's default oneDNN path runs
+        static = paddle.jit.to_static(network, input_spec=list(input_spec), full_graph=True)
+        paddle.jit.save(static, prefix)
     return [prefix + PROGRAM_SUFFIX, prefix + PARAMS_SUFFIX]
 
 
@@ -213,6 +216,16 @@ def verify(trained: Trained, sample: tuple[np.ndarray, Any], program: Any,
         raise EngineError(f"the exported program does not reproduce the trained model: {why}")
 
 
+def onednn_note(program: str) -> dict[str, Any]:
+    """deploy.yml's `onednn`: whether paddle.inference's default (oneDNN) CPU path runs the program, and if not why."""
+    blocked = onednn_ops.blockers(program)
+    if not blocked:
+        return {"runs": True}
+    return {"runs": False, "blocked_by": blocked,
+            "note": ("paddle 3.3.1's oneDNN path cannot run these ops' double attributes: call "
+                     "config.disable_mkldnn() on the paddle.inference Config (PaddleX: run_mode paddle)")}
+
+
 def write_deploy(folder: str, config: dict[str, Any]) -> None:
     """Write deploy.yml."""
     import yaml
@@ -234,7 +247,7 @@ def export_trained(trained: Trained, folder: str, sample: tuple[np.ndarray, Any]
         raise EngineError(f"{trained.meta['params'].get('model')} could not be traced to a static program: "
                           f"{type(exc).__name__}: {str(exc)[-800:]}") from exc
     verify(trained, sample, InferenceModel(prefix))
-    config = deploy_config(trained, spec)
+    config = {**deploy_config(trained, spec), "onednn": onednn_note(prefix + PROGRAM_SUFFIX)}
     write_deploy(folder, config)
     paddlex_yml.write(folder, config)
     return config

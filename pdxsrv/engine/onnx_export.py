@@ -75,7 +75,8 @@ def export_onnx(trained: Any, folder: str, sample: tuple[np.ndarray, Any]) -> di
     for name in export.EXPORT_FILES:
         if name not in (export.ONNX_FILE, export.DEPLOY_FILE) and os.path.isfile(os.path.join(folder, name)):
             os.remove(os.path.join(folder, name))
-    config = {**config, "format": "onnx", "program": export.ONNX_FILE, "params": None}
+    config = {**{k: v for k, v in config.items() if k != "onednn"}, "format": "onnx", "program": export.ONNX_FILE,
+              "params": None}
     export.write_deploy(folder, config)
     return config
 

@@ -46,6 +46,9 @@ adds mask [N, H, W]), which is what PaddleX feeds and reads)::
     label_list: [cat, dog, ...]
     draw_threshold: 0.5                    # our predictor's default score_thresh
 
+When deploy.yml's `onednn.runs` is false (a program oneDNN cannot run; none of ours as of paddle
+3.3.1, see `engine.onednn_ops`), the file also carries `pdxsrv_onednn` with the ops and what to do.
+
 Not mapped (no inference.yml): models with no PaddleX 3 model of the same architecture
 (ShuffleNetV2, DenseNet*, UNet, BiSeNetV2, FastSCNN, HRNet_W18 with an FCN head, YOLOv3 on
 MobileNetV1 or ResNet34, PPYOLO, PPYOLOTiny, R-CNNs on ResNet18) and remote sensing (PaddleX reads
@@ -147,6 +150,10 @@ def write(folder: str, config: dict[str, Any]) -> str | None:
     document = inference_yml(config) if config.get("project_type") in WRITTEN else None
     if document is None:
         return None
+    onednn = config.get("onednn") or {}
+    if onednn.get("runs") is False:  # PaddleX's default CPU mode is oneDNN: say what to do instead
+        document["pdxsrv_onednn"] = {**onednn, "note": onednn.get("note", "") + "; in PaddleX pass "
+                                     "engine_config={'run_mode': 'paddle'}"}
     path = os.path.join(folder, FILE)
     with open(path, "w", encoding="utf-8") as f:
         yaml.safe_dump(document, f, allow_unicode=True, sort_keys=False)

@@ -3,12 +3,14 @@
 One model per family the engine exports (classification, segmentation, 4-band remote sensing,
 detection, instance segmentation), untrained on generated images. The predictor runs in a child
 process, so a crash (paddle 3.3.1's oneDNN passes segfaulted on YOLOv3) fails the test instead of
-killing pytest. `engine.onednn_ops` is what makes them run; the last tests show that the programs it
+killing pytest; and `pdxsrv predict` on each export gives what pdxsrv's predictor gives with the
+trained model. `engine.onednn_ops` is what makes them run; the last tests show that the programs it
 avoids really fail there and that deploy.yml says so when a program still carries such an op.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -75,18 +77,24 @@ def dataset(project_type: str, root: str, size: int) -> DataSpec:
                     found["bands"])
 
 
-@pytest.mark.parametrize("project_type,params,size", CASES, ids=[c[0] for c in CASES])
-def test_the_export_runs_with_a_default_config_and_matches(project_type: str, params: dict[str, Any], size: int,
-                                                          tmp_path: Any) -> None:
-    spec = dataset(project_type, str(tmp_path / "data"), size)
+def build_trained(project_type: str, params: dict[str, Any], size: int, root: str) -> tuple[Trained, DataSpec, Any]:
+    """(an untrained network of `params` as a Trained, its generated dataset, the export's check sample)."""
+    spec = dataset(project_type, root, size)
     meta = {"project_type": project_type, "labels": spec.labels, "in_channels": spec.bands, "epoch": 1,
             "params": dict(params)}
     kind = kind_of(project_type)
     paddle.seed(0)
     model = build(kind, spec, meta["params"])
     model.eval()
-    trained = Trained(kind, model, meta)
     sample = kind.sample(spec, spec.parts["val"][0], False, np.random.default_rng(0), meta["params"])
+    return Trained(kind, model, meta), spec, sample
+
+
+@pytest.mark.parametrize("project_type,params,size", CASES, ids=[c[0] for c in CASES])
+def test_the_export_runs_with_a_default_config_and_matches(project_type: str, params: dict[str, Any], size: int,
+                                                          tmp_path: Any) -> None:
+    trained, spec, sample = build_trained(project_type, params, size, str(tmp_path / "data"))
+    kind, model, meta = trained.kind, trained.model, trained.meta
     folder = tmp_path / "export"
     folder.mkdir()
     export.export_trained(trained, str(folder), sample)  # verified with oneDNN off, as before
@@ -99,6 +107,42 @@ def test_the_export_runs_with_a_default_config_and_matches(project_type: str, pa
     assert why is None, why
     if project_type in export.DETECTION_TYPES:
         assert len(dynamic[0]) > 0  # there were boxes to compare
+
+    # `pdxsrv predict` on the export gives what pdxsrv's own predictor gives with the trained model
+    image = os.path.join(spec.root, spec.parts["val"][0])
+    lines, done = predict_cli(str(folder), [image], str(tmp_path / "drawn"), "--threshold", "0")
+    assert done.returncode == 0, done.stderr[-2000:]
+    with paddle.no_grad():
+        ours = kind.predict(model, image, spec, meta["params"], {"score_thresh": 0.0, "topk": 5})
+    assert_same_prediction(project_type, lines[0], ours)
+    assert os.path.isfile(lines[0]["visual"])
+
+
+def predict_cli(folder: str, images: list[str], out: str | None, *extra: str) -> tuple[list[dict[str, Any]], Any]:
+    """(JSON lines, the finished process) of `pdxsrv predict` run as a user runs it."""
+    args = [sys.executable, "-m", "pdxsrv", "predict", folder, *images, *(["--out", out] if out else []), *extra]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, cwd=REPO)
+    return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")], done
+
+
+def assert_same_prediction(project_type: str, line: dict[str, Any], ours: Any) -> None:
+    """The CLI's line agrees with the engine's Prediction (program vs dynamic network: rounding only)."""
+    want = ours.result
+    if project_type == "classification":
+        assert line["category_id"] == want["category_id"]
+        np.testing.assert_allclose([t["score"] for t in line["topk"]], [t["score"] for t in want["topk"]], atol=1e-4)
+    elif project_type in export.DETECTION_TYPES:
+        assert [o["category_id"] for o in line["objects"]] == [o["category_id"] for o in want["objects"]]
+        np.testing.assert_allclose([o["bbox"] for o in line["objects"]], [o["bbox"] for o in want["objects"]],
+                                   atol=1e-3)
+        np.testing.assert_allclose([o["score"] for o in line["objects"]], [o["score"] for o in want["objects"]],
+                                   atol=1e-5)
+    else:
+        import cv2
+
+        mask = cv2.imread(line["mask"], cv2.IMREAD_UNCHANGED)
+        assert mask.shape == ours.extra["mask"].shape and np.mean(mask != ours.extra["mask"]) < 1e-3
+        assert line["label_map_classes"] == want["label_map_classes"]
 
 
 def _conv_then(act: str) -> paddle.nn.Layer:

@@ -1,4 +1,4 @@
-"""The `pdxsrv` command: `serve`, `supervisor`, `demo`, `events` and `weights`, one module per command group."""
+"""The `pdxsrv` command: `serve`, `predict`, `supervisor`, `demo`, `events` and `weights`, one module per command group."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 import sys
 
 from eventlog import CorruptLog
-from pdxsrv.cli import demo, events, serve, supervisor, weights
+from pdxsrv.cli import demo, events, predict, serve, supervisor, weights
 from pdxsrv.domain.events import UnknownEvent
 from pdxsrv.store import WorkspaceLocked
 
@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pdxsrv {pdxsrv.version()}")
     sub = parser.add_subparsers(dest="command")
     serve.add_arguments(sub.add_parser("serve", help="serve a workspace over HTTP (the PaddleX RESTful API)"))
+    predict.add_arguments(sub.add_parser("predict", help="predict images with an exported model (its deploy.yml)"))
     groups = (
         (supervisor, "supervisor", "the workspace's job supervisor"),
         (demo, "demo", "demo data: generate small, learnable datasets of every type"),

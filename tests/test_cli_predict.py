@@ -25,6 +25,9 @@ def exports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     export.export_trained(trained, str(base / "paddle"), sample)
     onnx_export.export_onnx(trained, str(base / "onnx"), sample)
     images = [os.path.join(spec.root, name) for name in spec.parts["val"]]
+    # PaddleX's onnxruntime engine reads inference.yml beside inference.onnx (the same file as the paddle export's)
+    assert sorted(os.listdir(base / "onnx")) == ["deploy.yml", "inference.onnx", "inference.yml"]
+    assert (base / "onnx" / "inference.yml").read_text() == (base / "paddle" / "inference.yml").read_text()
     return {"paddle": str(base / "paddle"), "onnx": str(base / "onnx"), "images": images, "base": base}
 
 

@@ -59,7 +59,7 @@ def test_onnx_and_quantized_classification(server: Server) -> None:
     onnx_dir = os.path.join(server.base, "onnx", tid)
     c.export(tid, "onnx", onnx_dir)
     assert wait_exported(c, tid)["export_status"] == TaskStatus.XEXPORTED
-    assert sorted(os.listdir(onnx_dir)) == ["deploy.yml", "inference.onnx"]
+    assert sorted(os.listdir(onnx_dir)) == ["deploy.yml", "inference.onnx", "inference.yml"]  # PaddleX's, for ONNX
     assert _installed() == installed  # paddle2onnx's default optimizer pip-installs at run time; ours must not
     config, outputs = run_exported(onnx_dir, image)  # ONNX Runtime, preprocessed from deploy.yml alone
     assert config["program"] == "inference.onnx" and config["labels"][int(np.argmax(outputs[0][0]))] == category

@@ -5,7 +5,9 @@ paddle2onnx aborts the whole process on some programs (SIGFPE on PP-LiteSeg), an
 must outlive that to report it. paddle2onnx 2.1.0's default optimizer (polygraphy) pip-installs
 packages at run time, which upgraded numpy and broke this environment once; the conversion uses
 `onnxoptimizer` instead and sets `POLYGRAPHY_AUTOINSTALL_DEPS=0` so nothing is ever installed.
-Opset 11 is asked for; paddle2onnx raises it when an operator needs a newer one.
+Opset 11 is asked for; paddle2onnx raises it when an operator needs a newer one. A classification
+ONNX export also gets PaddleX 3's `inference.yml` (where PaddleX has the architecture), so that
+`paddlex.create_model(model_name, model_dir, engine="onnxruntime")` runs it.
 """
 
 from __future__ import annotations
@@ -18,10 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from pdxsrv.engine import paddlex_yml
 from pdxsrv.engine.base import EngineError
 
 OPSET = 11
 TIMEOUT_S = 900
+# Families whose ONNX export gets PaddleX 3's inference.yml (for `create_model(..., engine="onnxruntime")`): the
+# file names no program there; segmentation's and detection's name inference.json and were not tried with ONNX.
+PADDLEX_ONNX = ("classification",)
 SAFE_ENV = {"POLYGRAPHY_AUTOINSTALL_DEPS": "0", "PIP_NO_INDEX": "1"}
 
 
@@ -78,6 +84,8 @@ def export_onnx(trained: Any, folder: str, sample: tuple[np.ndarray, Any]) -> di
     config = {**{k: v for k, v in config.items() if k != "onednn"}, "format": "onnx", "program": export.ONNX_FILE,
               "params": None}
     export.write_deploy(folder, config)
+    if config["project_type"] in PADDLEX_ONNX:  # PaddleX's onnxruntime engine reads it beside inference.onnx
+        paddlex_yml.write(folder, config)
     return config
 
 

@@ -106,7 +106,7 @@ def _integer_factor(scale_factor: Any) -> int | None:
     if len(set(values)) != 1 or values[0] < 1 or values[0] != int(values[0]):
         return None
     factor = int(values[0])
-    k = np.arange(1 << 14)  # nearest picks int(float(1 / s) * k): the same as k // s for every size we meet?
+    k = np.arange(1 << 14)  # nearest picks int(float32(1 / s) * k): must be k // s for outputs up to 16384 px
     return factor if np.array_equal((np.float32(1.0 / factor) * k.astype(np.float32)).astype(np.int64), k // factor) \
         else None
 

@@ -2,7 +2,7 @@
 
 Parameters (`job.json`): `{"model_dir", "save_dir", "dataset_dir", "project_type", "split",
 "epoch", "format": "paddle"|"onnx", "quant": bool}`. The model is exported into a staging folder
-inside `save_dir`, `.export-XXXX` (`pdxsrv.engine.export`; ONNX: `engine.onnx_export`; int8: `engine.quant`), run
+inside `save_dir`, `.export-<random suffix>` (`pdxsrv.engine.export`; ONNX: `engine.onnx_export`; int8: `engine.quant`), run
 on one dataset image (val, else train) and compared with the trained model; only then are its
 files moved into `save_dir`, replacing those of an earlier export and leaving other files alone
 (an earlier export's files that this one does not write are removed: they would describe another

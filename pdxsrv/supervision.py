@@ -16,7 +16,10 @@
   over-long text cut, each change noted under `sanitized`; see `pdxsrv.limits`).
 * pdxsrv watches the supervisor's process (a pidfd, readable the moment it exits; polling where
   there is none): when it dies pdxsrv starts a new one at once (which re-adopts the live jobs) and
-  reconciles again. Three missed heartbeats (a hung supervisor) lead to the same restart.
+  reconciles again. After three missed heartbeats pdxsrv asks it; a supervisor that is alive (it holds
+  its state directory's lock, `supervisor.statelock`) but has answered nothing for HUNG_AFTER seconds
+  is hung: pdxsrv kills it (only that workspace's supervisor, checked by its command line) and starts
+  a new one, which re-adopts the jobs. Meanwhile requests that need it answer `supervisor_unavailable`.
 * The socket directory is created by pdxsrv with mode 0700 and checked before use
   (`supervisor.sockdir`); the supervisor removes it when it exits.
 """
@@ -28,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -42,7 +46,7 @@ from pdxsrv import files, limits
 from pdxsrv.domain import jobs
 from pdxsrv.domain.errors import DomainError
 from pdxsrv.store import Store
-from supervisor import protocol
+from supervisor import protocol, statelock
 from supervisor.client import AsyncClient, SupervisorError, SupervisorUnavailable
 from supervisor.sockdir import private_endpoint
 
@@ -52,6 +56,7 @@ PROGRESS_INTERVAL = 0.05
 HEARTBEAT_MISSES = 3
 START_TIMEOUT = 15.0
 PID_POLL = 0.1  # seconds between looks at the supervisor's pid where there is no pidfd
+HUNG_AFTER = 10.0  # seconds of silence (no heartbeat, no answer) before a live supervisor is taken for hung
 
 
 def endpoint_for(root: str) -> str:
@@ -315,23 +320,63 @@ class Supervision:
                 self._last_progress[job] = time.monotonic()
 
     async def _watch_heartbeats(self) -> None:
+        silence_noted = False
         while True:
             await asyncio.sleep(protocol.HEARTBEAT_INTERVAL)
             silent = time.monotonic() - self._last_heartbeat
             if silent < HEARTBEAT_MISSES * protocol.HEARTBEAT_INTERVAL + 0.5:
+                silence_noted = False
                 continue
             if self._restart_lock.locked():
                 continue
-            log.warning("no heartbeat from the supervisor for %.1f s", silent)
-            self._unwatch()
-            self.pid = None  # hung, or not the process we watch: start one unless one answers
+            if not silence_noted:
+                log.warning("no heartbeat from the supervisor for %.1f s", silent)
+                silence_noted = True
             async with self._restart_lock:
-                try:
-                    await self._ensure_running()
-                    await self.reconcile()
-                except (SupervisorUnavailable, SupervisorError, DomainError, OSError) as exc:
-                    log.error("could not restart the supervisor: %s", exc)
-                self._last_heartbeat = time.monotonic()
+                await self._revive(silent)
+
+    async def _revive(self, silent: float) -> None:
+        """Find the silent supervisor again or replace it; one that holds the workspace but has answered nothing
+        for HUNG_AFTER seconds is hung: it is killed (its jobs live on and the next one re-adopts them)."""
+        self._unwatch()
+        self.pid = None
+        try:
+            try:
+                self._watch((await self.client.ping())["pid"])  # it answers: only its heartbeats were lost
+            except SupervisorUnavailable:
+                hung = statelock.holder(state_dir_for(self.store.root))
+                if hung is not None and _alive(hung):
+                    if silent < HUNG_AFTER:
+                        return  # slow perhaps (a loaded machine): ask again in a second
+                    await self._kill_hung(hung, silent)
+                await self._ensure_running(known_dead=True)
+            await self.reconcile()
+            log.warning("the supervisor (pid %s) answers again and the jobs are reconciled", self.pid)
+        except (SupervisorUnavailable, SupervisorError, DomainError, OSError) as exc:
+            log.error("could not restart the supervisor: %s", exc)
+        self._last_heartbeat = time.monotonic()
+
+    async def _kill_hung(self, pid: int, silent: float) -> None:
+        """SIGKILL the workspace's hung supervisor `pid` (only a supervisor of this state directory) and reap it."""
+        state_dir = state_dir_for(self.store.root)
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            return  # gone meanwhile
+        given = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--state-dir"]
+        if "supervisor" not in argv or not any(os.path.realpath(d) == os.path.realpath(state_dir) for d in given):
+            raise SupervisorUnavailable(f"process {pid} holds {state_dir} but is not its supervisor: not killed")
+        log.error("the supervisor (pid %d) holds the workspace but has answered nothing for %.0f s: killing it "
+                  "(its jobs keep running and the next supervisor re-adopts them)", pid, silent)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while _alive(pid) and time.monotonic() < deadline:
+            if self._child is not None and self._child.pid == pid:
+                self._child.poll()
+            await asyncio.sleep(0.02)
+        if self._child is not None and self._child.pid == pid:
+            self._child.poll()
 
 
 def _alive(pid: int) -> bool:

@@ -7,7 +7,8 @@ import logging
 import sys
 
 from supervisor.protocol import DEFAULT_GRACE, DEFAULT_IDLE_EXIT
-from supervisor.server import Server, StateDirLocked
+from supervisor.server import Server
+from supervisor.statelock import StateDirLocked
 from supervisor.sockdir import UnsafeSocketDir
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import signal
@@ -13,7 +12,7 @@ from typing import Any, Callable
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from supervisor import lifecycle, protocol, states
+from supervisor import lifecycle, protocol, statelock, states
 from supervisor.jobs import JobTable
 from supervisor.lifecycle import IdleWatch
 from supervisor.protocol import ProtocolError
@@ -26,10 +25,6 @@ IDLE_CHECK = 1.0  # seconds between looks at whether an idle supervisor should e
 Handler = Callable[[dict[str, Any]], Any]
 
 
-class StateDirLocked(Exception):
-    """Another supervisor already runs on this state directory."""
-
-
 class Server:
     """One supervisor: serves requests, publishes, watches jobs until shut down."""
 
@@ -38,7 +33,7 @@ class Server:
         self.endpoint = endpoint
         self.state_dir = os.path.abspath(state_dir)
         os.makedirs(self.state_dir, exist_ok=True)
-        self._lock_fd = _lock(os.path.join(self.state_dir, "LOCK"))
+        self._lock_fd = statelock.acquire(self.state_dir)
         try:
             private_endpoint(endpoint)  # refuses a socket directory others can reach
         except OSError:
@@ -247,15 +242,3 @@ class Server:
         self.ctx.term()
         remove_sockets(self.endpoint)  # before the lock goes: a successor binds only after taking it
         os.close(self._lock_fd)
-
-
-def _lock(path: str) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise StateDirLocked(f"another supervisor holds {path}") from None
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    return fd

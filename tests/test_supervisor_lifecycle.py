@@ -255,3 +255,45 @@ def test_a_supervisor_killed_with_signal_9_is_replaced_at_once_and_its_job_re_ad
         server.shutdown_supervisor()
         client.close()
         _kill_leftovers(ws)
+
+
+def test_a_hung_supervisor_is_answered_for_then_killed_and_replaced_and_its_job_re_adopted(tmp_path) -> None:
+    from pdxsrv.datasets.synthetic import make
+
+    ws, data = str(tmp_path / "ws"), str(tmp_path / "data")
+    make("classification", data, images=8, size=32, seed=1)
+    job_dir = os.path.join(ws, ".pdxsrv", "jobs", "x.train.1")
+    server = Server(ws, *SERVE, "--allow-path", str(tmp_path), supervise=True)
+    client = Client(endpoint_for(ws), timeout=0.5, retries=0)
+    old = None
+    try:
+        client.spawn("x.train.1", [sys.executable, REPORTING_JOB, "--count", "20", "--pause-at", "10",
+                                   "--wait-file", os.path.join(job_dir, "go")], job_dir)
+        wait_for(lambda: (j := fold(read_records(events_dir(ws))).jobs.get("x.train.1")) and j.journal_seq >= 10,
+                 what="10 reports")
+        did = server.request("POST", "/dataset", {"name": "d", "dataset_type": "classification"})[1]["did"]
+        old, job_pid = client.ping()["pid"], client.status("x.train.1")["pid"]
+        os.kill(old, signal.SIGSTOP)  # this workspace's own supervisor, by the pid it answered: alive, answering nothing
+        status, body = server.request("PUT", "/dataset", {"did": did, "path": data})
+        assert body["status"] == -1 and body["code"] == "supervisor_unavailable", body
+        assert "try again in a few seconds" in body["message"]
+        assert server.request("GET", "/dataset")[0] == 200, "reads need no supervisor"
+        new = wait_for(lambda: (p := _ping(client)) not in (None, old) and p, timeout=60, what="a new supervisor")
+        assert not _alive(old), "the hung supervisor was killed"
+        info = wait_for(lambda: (i := client.status("x.train.1"))["state"] == "running" and i, what="re-adoption")
+        assert info["pid"] == job_pid, "the same job process, re-adopted"
+        open(os.path.join(job_dir, "go"), "w").close()
+        job = wait_for(lambda: (j := fold(read_records(events_dir(ws))).jobs["x.train.1"]).state == "exited" and j,
+                       what="the job to end")
+        assert job.journal_seq == 21 and job.result == {"steps": 20}, "every report, once"
+        assert server.request("PUT", "/dataset", {"did": did, "path": data})[1]["status"] == 1, "spawns work again"
+        log = server.stderr()
+        assert f"the supervisor (pid {old}) holds the workspace but has answered nothing for" in log, log
+        print(f"\nhung supervisor {old} replaced by {new}")
+    finally:
+        if old is not None and _alive(old):
+            os.kill(old, signal.SIGKILL)
+        server.stop()
+        server.shutdown_supervisor()
+        client.close()
+        _kill_leftovers(ws)

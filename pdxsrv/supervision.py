@@ -267,8 +267,9 @@ class Supervision:
 
     async def _record_state(self, info: dict[str, Any]) -> None:
         await self._flush(info["job"])  # what the job reported comes before its new state
-        if info.get("state") in jobs.TERMINAL and info["job"] in self.store.state.jobs:
-            await self._catch_up(info["job"])  # everything it reported, before it is recorded as ended
+        if info.get("state") in jobs.TERMINAL:
+            await self.store.execute(jobs.job_known, info)  # on record (when first seen ended, as after a kill)
+            await self._catch_up(info["job"])  # then everything it reported, before it is recorded as ended
         await self.store.execute(jobs.job_seen, info)
 
     async def _follow(self) -> None:
@@ -308,12 +309,15 @@ class Supervision:
             if not records:
                 return
             try:
-                if job not in self.store.state.jobs:
-                    await self.store.execute(jobs.job_seen, await self.client.status(job))
+                info = None if job in self.store.state.jobs else await self.client.status(job)
+                if info is not None:
+                    await self.store.execute(jobs.job_known, info)
                 try:
                     await self.store.execute(jobs.job_reports, job, records)
                 except jobs.JournalGap:
                     await self._catch_up(job, records)
+                if info is not None:
+                    await self.store.execute(jobs.job_seen, info)  # its state after what it reported
             except (DomainError, SupervisorError, SupervisorUnavailable) as exc:
                 log.warning("could not record the reports of job %s (a later replay will): %s", job, exc)
             if any(r.get("type") == "progress" for r in records):

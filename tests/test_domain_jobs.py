@@ -82,3 +82,26 @@ def test_an_import_jobs_reports_move_its_dataset_and_the_message_shows_progress(
     with pytest.raises(c.Conflict):
         c.split_dataset(s, "D0002", 0.2, 0.1, 1, (1, 1, 0))
     assert c.next_job_id(s, "D0002", "import") == "D0002.import.2"
+
+
+def test_a_report_recorded_after_its_job_ended_does_not_revive_the_import() -> None:
+    """The soak's case: a job killed while pdxsrv was down is first seen ended, and its last progress report
+    reaches the log after that: the dataset must stay failed, not go back to copying for ever."""
+    from pdxsrv.domain import commands as c
+    from pdxsrv.domain.enums import DatasetStatus
+
+    s = do(EMPTY, c.create_dataset, "d", "", "classification")
+    s = do(s, c.start_import, "D0001", "D0001.import.1", "/src")
+    s = do(s, jobs.job_seen, {"job": "D0001.import.1", "state": "failed", "pid": 5, "signal": 9})
+    assert s.datasets["D0001"].status == DatasetStatus.XCHECKFAIL
+    late = [rec(i, "progress", phase="checking" if i < 3 else "copying", done=i - 1, total=8) for i in range(1, 10)]
+    s = do(s, jobs.job_reports, "D0001.import.1", late)
+    assert s.datasets["D0001"].status == DatasetStatus.XCHECKFAIL, "an ended job's progress moves nothing"
+    assert s.jobs["D0001.import.1"].journal_seq == 9, "the report itself is on record"
+
+
+def test_a_job_first_seen_ended_is_recorded_before_its_reports_and_ended_after_them() -> None:
+    s = do(EMPTY, jobs.job_known, {"job": "T0001.train.1", "state": "failed", "pid": 5, "gpus": [1]})
+    job = s.jobs["T0001.train.1"]
+    assert (job.subject, job.kind, job.state, job.gpus) == ("T0001", "train", "queued", [1]), "on record, no state yet"
+    assert jobs.job_known(s, {"job": "T0001.train.1", "state": "failed"}) == []

@@ -172,7 +172,8 @@ def _job_reported(s: Workspace, e: ev.JobReported, ts: float) -> Workspace:
     changes = {field_name: e.data} if field_name else {}
     job = evolve(s.jobs[e.id], journal_seq=e.seq, **changes)
     s = evolve(s, jobs=s.jobs.set(e.id, job))
-    if job.kind == "import" and job.subject in s.datasets:
+    if job.kind == "import" and job.subject in s.datasets and not (e.kind == "progress" and job.state in TERMINAL):
+        # a progress report can reach the log after the job's end (first seen ended): it moves nothing
         dataset = dataset_jobs.after_report(s.datasets[job.subject], e.kind, e.data)
         s = evolve(s, datasets=s.datasets.set(job.subject, dataset))
     elif job.subject in s.tasks and e.kind in ("metric", "done"):

@@ -60,15 +60,20 @@ def _signal_name(number: int) -> str:
         return "unknown signal"
 
 
+def job_known(state: Workspace, info: Mapping[str, Any]) -> list[Any]:
+    """The supervisor reported a job: record it if it is new (its state comes with `job_seen`)."""
+    if info["job"] in state.jobs:
+        return []
+    subject, kind = job_name(info["job"])
+    return [ev.JobSpawned(info["job"], kind, subject, list(info.get("gpus") or []))]
+
+
 def job_seen(state: Workspace, info: Mapping[str, Any]) -> list[Any]:
     """The supervisor reported a job: record it if it is new, and its state if that changed."""
     job_id = info["job"]
     job = state.jobs.get(job_id)
-    events: list[Any] = []
-    if job is None:
-        subject, kind = job_name(job_id)
-        events.append(ev.JobSpawned(job_id, kind, subject, list(info.get("gpus") or [])))
-    elif job.state in TERMINAL:
+    events: list[Any] = job_known(state, info)
+    if job is not None and job.state in TERMINAL:
         return events  # a finished job's outcome is final
     subject = job.subject if job else job_name(job_id)[0]
     new = ev.JobStateChanged(

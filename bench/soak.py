@@ -250,7 +250,36 @@ def settle(soak: Soak) -> tuple[list[str], list[str]]:
         return tasks, datasets
 
     wait(lambda: stuck() == ([], []), 180)
-    return stuck()
+    tasks, datasets = stuck()
+    if tasks or datasets:
+        diagnose(soak, tasks + datasets)
+    return tasks, datasets
+
+
+def diagnose(soak: Soak, stuck: list[str]) -> None:
+    """Print what the log and the supervisor say of the stuck objects' jobs, and what pdxsrv warned of."""
+    from eventlog import read_records
+    from pdxsrv.domain.apply import fold
+    from pdxsrv.store import events_dir
+    from pdxsrv.supervision import endpoint_for
+    from supervisor.client import Client as SupervisorClient, SupervisorUnavailable
+
+    jobs = fold(read_records(events_dir(soak.ws))).jobs
+    sup = SupervisorClient(endpoint_for(soak.ws), timeout=2.0, retries=1)
+    try:
+        known = {info["job"]: info for info in sup.list()}
+    except SupervisorUnavailable as exc:
+        known = {}
+        print(f"  the supervisor does not answer: {exc}")
+    finally:
+        sup.close()
+    for oid in stuck[:6]:
+        mine = [j for j in jobs.values() if j.id.startswith(f"{oid}.")]
+        print(f"  {oid}: jobs in the log: {[(j.id, j.state, j.journal_seq) for j in mine]}; "
+              f"the supervisor's: {[(k, v.get('state')) for k, v in known.items() if k.startswith(f'{oid}.')]}")
+    assert soak.server is not None
+    for line in [l for l in soak.server.stderr().splitlines() if "WARNING" in l or "ERROR" in l][-15:]:
+        print(f"  pdxsrv: {line[:240]}")
 
 
 def main() -> int:

@@ -56,7 +56,7 @@ PROGRESS_INTERVAL = 0.05
 HEARTBEAT_MISSES = 3
 START_TIMEOUT = 15.0
 PID_POLL = 0.1  # seconds between looks at the supervisor's pid where there is no pidfd
-HUNG_AFTER = 10.0  # seconds of silence (no heartbeat, no answer) before a live supervisor is taken for hung
+HUNG_AFTER = 30.0  # seconds of silence (no heartbeat, no answer) before a live supervisor is taken for hung
 
 
 def endpoint_for(root: str) -> str:
@@ -254,10 +254,14 @@ class Supervision:
             if job.id in infos:
                 await self._catch_up(job.id)
             elif job.state in jobs.ACTIVE:
-                await self.store.execute(
-                    jobs.job_missing, job.id,
-                    "the supervisor does not know this job: it ended while nothing watched it (supervisor state lost)",
-                )
+                try:
+                    await self._record_state(await self.client.status(job.id))  # spawned since the list was taken
+                except SupervisorError as exc:
+                    if exc.code != protocol.NO_SUCH_JOB:
+                        raise
+                    await self.store.execute(
+                        jobs.job_missing, job.id, "the supervisor does not know this job: it ended while nothing "
+                        "watched it, or its start was never recorded by the supervisor (supervisor state lost)")
 
     async def _catch_up(self, job_id: str, pending: list[dict[str, Any]] | None = None) -> None:
         seq = self.store.state.jobs[job_id].journal_seq

@@ -105,3 +105,32 @@ def test_a_job_first_seen_ended_is_recorded_before_its_reports_and_ended_after_t
     job = s.jobs["T0001.train.1"]
     assert (job.subject, job.kind, job.state, job.gpus) == ("T0001", "train", "queued", [1]), "on record, no state yet"
     assert jobs.job_known(s, {"job": "T0001.train.1", "state": "failed"}) == []
+
+
+def test_a_started_job_the_supervisor_never_reports_is_on_record_and_reconciling_fails_its_subject() -> None:
+    """A dataset or task must not stay busy for ever pointing at a job nobody knows."""
+    from pdxsrv.domain import commands as c
+    from pdxsrv.domain.enums import DatasetStatus, TaskStatus
+
+    s = do(EMPTY, c.create_dataset, "d", "", "classification")
+    s = do(s, c.start_import, "D0001", "D0001.import.1", "/src")
+    s = do(s, c.create_project, "p", "", "classification")
+    s = do(s, c.set_attributes, "project", "P0001", {"did": "D0001"})
+    s = do(s, c.create_task, "P0001", {"model": "MobileNetV2"})
+    s = do(s, c.start_task_job, "T0001", "train", "T0001.train.1")
+    assert (s.jobs["D0001.import.1"].state, s.jobs["T0001.train.1"].state) == ("queued", "queued")
+    s = do(s, jobs.job_missing, "D0001.import.1", "the supervisor does not know this job")
+    s = do(s, jobs.job_missing, "T0001.train.1", "the supervisor does not know this job")
+    assert s.datasets["D0001"].status == DatasetStatus.XCHECKFAIL
+    assert s.tasks["T0001"].status == TaskStatus.XTRAINFAIL
+    assert "does not know" in s.tasks["T0001"].message
+
+
+def test_the_supervisors_account_of_a_job_on_record_adds_its_gpus_and_keeps_its_state() -> None:
+    from pdxsrv.domain import commands as c
+
+    s = do(EMPTY, c.create_dataset, "d", "", "classification")
+    s = do(s, c.start_import, "D0001", "D0001.import.1", "/src")
+    s = do(s, jobs.job_seen, {"job": "D0001.import.1", "state": "running", "pid": 3, "gpus": [0]})
+    job = s.jobs["D0001.import.1"]
+    assert (job.state, job.pid, job.gpus, job.kind, job.subject) == ("running", 3, [0], "import", "D0001")

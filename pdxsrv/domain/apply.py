@@ -46,9 +46,15 @@ def _dataset_attributes_set(s: Workspace, e: ev.DatasetAttributesSet, ts: float)
     return evolve(s, datasets=s.datasets.set(e.id, evolve(s.datasets[e.id], **e.changes)))
 
 
+def _on_record(s: Workspace, job: str, kind: str, subject: str, ts: float) -> Workspace:
+    """A started job is on record from its start: if the supervisor never reports it, reconciling marks it lost
+    (a subject pointing at a job nobody knows would stay busy for ever)."""
+    return s if job in s.jobs else evolve(s, jobs=s.jobs.set(job, Job(job, kind, subject, ts)))
+
+
 def _dataset_import_started(s: Workspace, e: ev.DatasetImportStarted, ts: float) -> Workspace:
     dataset = evolve(s.datasets[e.id], status=DatasetStatus.XCHECKING, message="", progress={}, summary={}, split={})
-    return evolve(s, datasets=s.datasets.set(e.id, dataset))
+    return evolve(_on_record(s, e.job, "import", e.id, ts), datasets=s.datasets.set(e.id, dataset))
 
 
 def _dataset_split(s: Workspace, e: ev.DatasetSplit, ts: float) -> Workspace:
@@ -97,7 +103,7 @@ def _task_job_started(s: Workspace, e: ev.TaskJobStarted, ts: float) -> Workspac
     task = task_jobs.started(s.tasks[e.id], e.job, e.kind, e.resume_epoch)
     if e.job in s.jobs:  # the supervisor's account of the job came first (it may even have ended)
         task = task_jobs.after_job(task, s.jobs[e.job], s.jobs)
-    return evolve(s, tasks=s.tasks.set(e.id, task))
+    return evolve(_on_record(s, e.job, e.kind, e.id, ts), tasks=s.tasks.set(e.id, task))
 
 
 def _pretrained_model_created(s: Workspace, e: ev.PretrainedModelCreated, ts: float) -> Workspace:
@@ -131,7 +137,9 @@ def _exported_model_deleted(s: Workspace, e: ev.ExportedModelDeleted, ts: float)
 
 
 def _job_spawned(s: Workspace, e: ev.JobSpawned, ts: float) -> Workspace:
-    s = evolve(s, jobs=s.jobs.set(e.id, Job(e.id, e.kind, e.subject, ts, list(e.gpus))))
+    known = s.jobs.get(e.id)  # on record since its start event (logs before 2026-12-06: not)
+    job = evolve(known, gpus=list(e.gpus)) if known else Job(e.id, e.kind, e.subject, ts, list(e.gpus))
+    s = evolve(s, jobs=s.jobs.set(e.id, job))
     task = s.tasks.get(e.subject)
     if task is None or task.jobs.get(e.kind) == e.id:
         return s
@@ -154,9 +162,7 @@ def _job_state_changed(s: Workspace, e: ev.JobStateChanged, ts: float) -> Worksp
 
 def _demo_preparation_started(s: Workspace, e: ev.DemoPreparationStarted, ts: float) -> Workspace:
     demo = evolve(s.demos.get(e.type) or Demo(e.type), job=e.job, mirror=e.mirror)
-    # The job is on record from here: if the supervisor never reports it, reconciling marks it lost.
-    jobs = s.jobs if e.job in s.jobs else s.jobs.set(e.job, Job(e.job, "demo", f"demo-{e.type}", ts))
-    return evolve(s, demos=s.demos.set(e.type, demo), jobs=jobs)
+    return evolve(_on_record(s, e.job, "demo", f"demo-{e.type}", ts), demos=s.demos.set(e.type, demo))
 
 
 def _demo_loaded(s: Workspace, e: ev.DemoLoaded, ts: float) -> Workspace:

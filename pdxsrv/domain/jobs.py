@@ -61,8 +61,10 @@ def _signal_name(number: int) -> str:
 
 
 def job_known(state: Workspace, info: Mapping[str, Any]) -> list[Any]:
-    """The supervisor reported a job: record it if it is new (its state comes with `job_seen`)."""
-    if info["job"] in state.jobs:
+    """The supervisor reported a job: record it if it is new, or on record only from its start event and now with
+    its GPUs (its state comes with `job_seen`)."""
+    known = state.jobs.get(info["job"])
+    if known is not None and not (info.get("gpus") and known.gpus != list(info["gpus"])):
         return []
     subject, kind = job_name(info["job"])
     return [ev.JobSpawned(info["job"], kind, subject, list(info.get("gpus") or []))]

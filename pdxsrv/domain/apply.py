@@ -137,7 +137,7 @@ def _exported_model_deleted(s: Workspace, e: ev.ExportedModelDeleted, ts: float)
 
 
 def _job_spawned(s: Workspace, e: ev.JobSpawned, ts: float) -> Workspace:
-    known = s.jobs.get(e.id)  # on record since its start event (logs before 2026-12-06: not)
+    known = s.jobs.get(e.id)  # on record already when its start event came first
     job = evolve(known, gpus=list(e.gpus)) if known else Job(e.id, e.kind, e.subject, ts, list(e.gpus))
     s = evolve(s, jobs=s.jobs.set(e.id, job))
     task = s.tasks.get(e.subject)

@@ -32,9 +32,7 @@ def active_jobs(state: Workspace, subject: str) -> list[Job]:
 
 
 def current_job(state: Workspace, task: Task, kind: str) -> Job | None:
-    """The task's latest job of `kind`, if any; one the task started but whose spawn the supervisor has not yet
-    reported (its account comes through the event stream, after the start was answered) is queued."""
+    """The task's latest job of `kind`, if any (on record, `queued`, from its start event until the supervisor
+    reports it)."""
     job_id = task.jobs.get(kind)
-    if not job_id:
-        return None
-    return state.jobs.get(job_id) or Job(job_id, kind, task.id, 0.0)
+    return state.jobs.get(job_id) if job_id else None

@@ -9,7 +9,8 @@ metric per evaluation and at the end, the wall time and the estimated time. Line
 as JSON to bench/_data/defaults.jsonl for bench/RESULTS.md.
 
 Each row also records the machine's load average before and after it (the bench shares the machine
-with whatever else runs). Rows already in the JSONL file are skipped, so the grid can be run in pieces;
+with whatever else runs). Rows already in the JSONL file are skipped, so the grid can be run in pieces,
+and so is a named model whose recommendation is exactly the type's default's (its row is the default's);
 `--plan` prints every row's estimated time and the total without training.
 
 Run by hand (hours for everything on a CPU): python bench/defaults_bench.py [--type T] [--model M]
@@ -65,11 +66,16 @@ def dataset(kind: str, root: str, images: int, size: int) -> DataSpec:
     return DataSpec(root, found["labels"], found["file_info"], parts, int(found.get("bands") or 3))
 
 
-def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, Any]:
-    """Train one recommendation and evaluate its best model."""
+def recommendation(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, Any]:
+    """What GET /project/task/params answers for this dataset on this machine without pretrained weights."""
     facts = Facts([], [], system.cpu_capacity(), len(data.parts["train"]), len(data.parts["val"]), data.num_classes,
                   float(size))
-    answer = recommend(kind, model, facts, lambda params: False)
+    return recommend(kind, model, facts, lambda params: False)
+
+
+def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, Any]:
+    """Train one recommendation and evaluate its best model."""
+    answer = recommendation(kind, model, data, size)
     params = answer["train"]
     row: dict[str, Any] = {"type": kind, "model": params["model"], "backbone": params.get("backbone"),
                            "images": len(data.file_info), "train": len(data.parts["train"]),
@@ -110,9 +116,13 @@ def done_rows() -> set[tuple[str, str, int]]:
 
 def estimate(kind: str, model: str | None, data: DataSpec, size: int) -> float:
     """The recommendation's estimated seconds, without training."""
-    facts = Facts([], [], system.cpu_capacity(), len(data.parts["train"]), len(data.parts["val"]), data.num_classes,
-                  float(size))
-    return float(recommend(kind, model, facts, lambda params: False)["estimate"]["seconds"] or 0)
+    return float(recommendation(kind, model, data, size)["estimate"]["seconds"] or 0)
+
+
+def same_as_default(kind: str, model: str | None, data: DataSpec, size: int) -> bool:
+    """Whether naming this model recommends exactly what the type's default does (its row is the default's)."""
+    return model is not None and (recommendation(kind, model, data, size)["train"]
+                                  == recommendation(kind, None, data, size)["train"])
 
 
 def main() -> None:
@@ -138,6 +148,8 @@ def main() -> None:
                     if key in done:
                         continue
                     data = dataset(kind, os.path.join(work, f"{kind}-{images}"), images, args.size)
+                    if same_as_default(kind, model, data, args.size):
+                        continue
                     if args.plan:
                         seconds = estimate(kind, model, data, args.size)
                         planned += seconds

@@ -68,13 +68,14 @@ def test_the_divergence_of_mobilenetv2_at_32_px_comes_from_its_1x1_stage() -> No
     assert exploding > 10 * tame, (exploding, tame)
 
 
-def test_batch_norm_statistics_are_the_mean_over_the_batches() -> None:
+def test_batch_norm_statistics_are_the_exact_moments_of_everything_the_layer_was_given() -> None:
     class Loader:
         def __init__(self, batches: list[np.ndarray]) -> None:
             self.batches = batches
 
         def iterate(self, groups, train):  # noqa: ANN001 - the engine Loader's shape
-            for index, _ in enumerate(groups):
+            for index, group in enumerate(groups):
+                assert len(group) == 4, "steps of the pixel budget: a quarter of it an image"
                 yield index, self.batches[index], None
 
     class Kind:
@@ -85,12 +86,22 @@ def test_batch_norm_statistics_are_the_mean_over_the_batches() -> None:
     network = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 1), paddle.nn.BatchNorm2D(4))
     rng = np.random.default_rng(1)
     batches = [rng.normal(i, 1.0 + i, (4, 3, 5, 5)).astype("float32") for i in range(3)]
-    assert bn_stats.recompute(Kind, network, Loader(batches), [f"{i}.png" for i in range(12)], 4) == 3
+    pixels = bn_stats.PASS_PIXELS // 4
+    assert bn_stats.recompute(Kind, network, Loader(batches), [f"{i}.png" for i in range(12)], 2, pixels) == 3
     with paddle.no_grad():
-        conv = [network[0](paddle.to_tensor(b)).numpy() for b in batches]
-    expected = np.mean([c.mean(axis=(0, 2, 3)) for c in conv], axis=0)
-    assert np.allclose(network[1]._mean.numpy(), expected, atol=1e-5)
-    assert network[1]._momentum == 0.9, "the layer's own momentum is restored"
+        conv = np.concatenate([network[0](paddle.to_tensor(b)).numpy() for b in batches])
+    assert np.allclose(network[1]._mean.numpy(), conv.mean(axis=(0, 2, 3)), atol=1e-4)
+    # the variance over all 12 images, not the mean of the three batches' own (which misses their means' spread)
+    assert np.allclose(network[1]._variance.numpy(), conv.var(axis=(0, 2, 3)), rtol=1e-4)
+    within = np.mean([c.var(axis=(0, 2, 3)) for c in np.split(conv, 3)], axis=0)
+    assert (network[1]._variance.numpy() > within).all() and not np.allclose(network[1]._variance.numpy(), within)
+    assert network[1]._momentum == 0.9, "the layer's own momentum is kept"
+
+
+def test_the_statistics_pass_takes_as_many_images_a_step_as_its_pixel_budget_allows() -> None:
+    assert bn_stats.pass_batch(4, 64 * 64) == bn_stats.MAX_IMAGES
+    assert bn_stats.pass_batch(4, 224 * 224) == 32
+    assert bn_stats.pass_batch(8, 1024 * 1024) == 8, "never fewer than the training batch"
 
 
 def test_balanced_order_mixes_the_classes_in_every_batch_and_depends_only_on_seed_and_epoch() -> None:

@@ -282,7 +282,9 @@ class Trainer:
         began = time.perf_counter()
         self.reporter.progress(**{**self.last_step, "phase": "evaluating"})
         if self.kind.fresh_bn_stats:
-            bn_stats.recompute(self.kind, self.model, self.loader, self.run.data.parts["train"], self.batch_size)
+            _, _, height, width = input_shape(self.run.project_type, self.params, self.run.data.bands)
+            bn_stats.recompute(self.kind, self.model, self.loader, self.run.data.parts["train"], self.batch_size,
+                               height * width)
         summary = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size).summary()
         if not all(math.isfinite(v) for v in summary.values()):
             self.reporter.log(f"epoch {self.epoch}: the evaluation gave {summary} (the network's outputs are not "

@@ -9,12 +9,13 @@ metric per evaluation and at the end, the wall time and the estimated time. Line
 as JSON to bench/_data/defaults.jsonl for bench/RESULTS.md.
 
 Each row also records the machine's load average before and after it (the bench shares the machine
-with whatever else runs). Rows already in the JSONL file are skipped, so the grid can be run in pieces,
+with whatever else runs) and the commit it ran. Rows already in the JSONL file are skipped, so the grid can be run in pieces,
 and so is a named model whose recommendation is exactly the type's default's (its row is the default's);
-`--plan` prints every row's estimated time and the total without training.
+`--plan` prints every row's estimated time and the total without training, `--table` the recorded rows
+as bench/RESULTS.md's markdown table.
 
 Run by hand (hours for everything on a CPU): python bench/defaults_bench.py [--type T] [--model M]
-[--images 50 300 1000] [--size 64] [--plan]
+[--images 50 300 1000] [--size 64] [--plan | --table]
 """
 
 from __future__ import annotations
@@ -84,6 +85,7 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
                            "num_epochs": params["num_epochs"], "estimate": answer["estimate"]["seconds"]}
     print(f"  {row}", flush=True)
     row["load_before"] = round(os.getloadavg()[0], 2)
+    row["commit"] = commit()
     recorder = Recorder()
     with tempfile.TemporaryDirectory() as output:
         began = time.perf_counter()
@@ -102,6 +104,21 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
     if row.get("estimate") and row["seconds"]:
         row["estimate_error"] = round(row["estimate"] / row["seconds"] - 1, 2)
     return row
+
+
+def commit() -> str:
+    """The code a row ran: HEAD's short hash, "+" when the work tree differs from it."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+    return head + ("+" if dirty else "")
 
 
 def done_rows() -> set[tuple[str, str, int]]:
@@ -125,6 +142,24 @@ def same_as_default(kind: str, model: str | None, data: DataSpec, size: int) -> 
                                   == recommendation(kind, None, data, size)["train"])
 
 
+def table() -> None:
+    """Print the recorded rows as bench/RESULTS.md's markdown table."""
+    if not os.path.exists(OUT):
+        return
+    print("| type | model | images (train) | recipe: size, batch, lr, optimizer, epochs | NaN | val metric by evaluated "
+          "epoch | final | actual s | estimated s | error | load before/after | code |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    with open(OUT, encoding="utf-8") as f:
+        for r in (json.loads(line) for line in f if line.strip()):
+            model = r["model"] + (f"-{r['backbone']}" if r.get("backbone") else "") + (" (default)" if r["default"] else "")
+            recipe = f"{r['image_shape'][0]}, {r['batch_size']}, {r['learning_rate']}, {r['optimizer']}, {r['num_epochs']}"
+            evals = " ".join(f"{v:g}" for _, v in r["evals"])
+            error = f"{r['estimate_error']:+.2f}" if "estimate_error" in r else "-"
+            print(f"| {r['type']} | {model} | {r['images']} ({r['train']}) | {recipe} | {'yes' if r['nan'] else 'no'} | "
+                  f"{HEADLINE[r['type']]} {evals} | **{r.get('metric', r.get('error', '-'))}** | {r['seconds']} | "
+                  f"{r['estimate']} | {error} | {r['load_before']:g} / {r['load_after']:g} | {r.get('commit', '?')} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--type", action="append", choices=sorted(MODELS), help="project types (default: all)")
@@ -132,7 +167,11 @@ def main() -> None:
     parser.add_argument("--images", type=int, nargs="+", default=[50, 300, 1000])
     parser.add_argument("--size", type=int, default=64, help="generated image side")
     parser.add_argument("--plan", action="store_true", help="print estimated times only")
+    parser.add_argument("--table", action="store_true", help="print the recorded rows as a markdown table")
     args = parser.parse_args()
+    if args.table:
+        table()
+        return
     done = done_rows()
     planned = 0.0
     os.makedirs(os.path.dirname(OUT), exist_ok=True)

@@ -9,10 +9,10 @@ metric per evaluation and at the end, the wall time and the estimated time. Line
 as JSON to bench/_data/defaults.jsonl for bench/RESULTS.md.
 
 Each row also records the machine's load average before and after it (the bench shares the machine
-with whatever else runs) and the commit it ran. Rows already in the JSONL file are skipped, so the grid can be run in pieces,
-and so is a named model whose recommendation is exactly the type's default's (its row is the default's);
-`--plan` prints every row's estimated time and the total without training, `--table` the recorded rows
-as bench/RESULTS.md's markdown table.
+with whatever else runs) and the commit it ran. Rows already in the JSONL file are skipped, so the grid
+can be run in pieces, and so is a named model whose recommendation is exactly the type's default's (its
+row is the default's); `--plan` prints every row's estimated time and the total without training,
+`--table` the recorded rows as bench/RESULTS.md's markdown table.
 
 Run by hand (hours for everything on a CPU): python bench/defaults_bench.py [--type T] [--model M]
 [--images 50 300 1000] [--size 64] [--plan | --table]
@@ -146,18 +146,21 @@ def table() -> None:
     """Print the recorded rows as bench/RESULTS.md's markdown table."""
     if not os.path.exists(OUT):
         return
-    print("| type | model | images (train) | recipe: size, batch, lr, optimizer, epochs | NaN | val metric by evaluated "
-          "epoch | final | actual s | estimated s | error | load before/after | code |")
+    print("| type | model | images (train) | recipe: size, batch, lr, optimizer, epochs | NaN | val metric by "
+          "evaluated epoch | final | actual s | estimated s | error | load before/after | code |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with open(OUT, encoding="utf-8") as f:
-        for r in (json.loads(line) for line in f if line.strip()):
-            model = r["model"] + (f"-{r['backbone']}" if r.get("backbone") else "") + (" (default)" if r["default"] else "")
-            recipe = f"{r['image_shape'][0]}, {r['batch_size']}, {r['learning_rate']}, {r['optimizer']}, {r['num_epochs']}"
-            evals = " ".join(f"{v:g}" for _, v in r["evals"])
-            error = f"{r['estimate_error']:+.2f}" if "estimate_error" in r else "-"
-            print(f"| {r['type']} | {model} | {r['images']} ({r['train']}) | {recipe} | {'yes' if r['nan'] else 'no'} | "
-                  f"{HEADLINE[r['type']]} {evals} | **{r.get('metric', r.get('error', '-'))}** | {r['seconds']} | "
-                  f"{r['estimate']} | {error} | {r['load_before']:g} / {r['load_after']:g} | {r.get('commit', '?')} |")
+        rows = [json.loads(line) for line in f if line.strip()]
+    order = list(MODELS)
+    rows.sort(key=lambda r: (order.index(r["type"]), not r["default"], r["model"], r["requested"]))
+    for r in rows:
+        model = r["model"] + (f"-{r['backbone']}" if r.get("backbone") else "") + (" (default)" if r["default"] else "")
+        recipe = f"{r['image_shape'][0]}, {r['batch_size']}, {r['learning_rate']}, {r['optimizer']}, {r['num_epochs']}"
+        evals = " ".join(f"{v:g}" for _, v in r["evals"])
+        error = f"{r['estimate_error']:+.2f}" if "estimate_error" in r else "-"
+        print(f"| {r['type']} | {model} | {r['images']} ({r['train']}) | {recipe} | {'yes' if r['nan'] else 'no'} | "
+              f"{HEADLINE[r['type']]} {evals} | **{r.get('metric', r.get('error', '-'))}** | {r['seconds']} | "
+              f"{r['estimate']} | {error} | {r['load_before']:g} / {r['load_after']:g} | {r.get('commit', '?')} |")
 
 
 def main() -> None:

@@ -104,6 +104,31 @@ def test_the_statistics_pass_takes_as_many_images_a_step_as_its_pixel_budget_all
     assert bn_stats.pass_batch(8, 1024 * 1024) == 8, "never fewer than the training batch"
 
 
+def test_the_statistics_pass_sees_every_class_of_a_training_list_grouped_by_class_folder() -> None:
+    # a classification training list is sorted, so grouped by class: its first 64 images were all circles
+    images = sorted(f"{c}/img_{i:04d}.jpg" for c in ("circle", "square", "triangle") for i in range(70))
+    given: list[str] = []
+
+    class Loader:
+        def iterate(self, groups, train):  # noqa: ANN001 - the engine Loader's shape
+            for index, group in enumerate(groups):
+                given.extend(group)
+                yield index, np.zeros((len(group), 3, 4, 4), "float32"), None
+
+    class Kind:
+        @staticmethod
+        def infer(model, inputs):  # noqa: ANN001
+            return model(paddle.to_tensor(inputs))
+
+    network = paddle.nn.Sequential(paddle.nn.Conv2D(3, 4, 1), paddle.nn.BatchNorm2D(4))
+    bn_stats.recompute(Kind, network, Loader(), images, 26, 64 * 64)
+    assert len(given) == bn_stats.MAX_IMAGES == len(set(given))
+    assert given[0] == images[0] and given[-1] == images[-1]
+    shares = Counter(name.split("/")[0] for name in given)
+    assert sorted(shares.values()) in ([21, 21, 22], [21, 22, 21], [22, 21, 21]), shares
+    assert bn_stats.pass_images(images[:40]) == images[:40], "a short list is taken whole"
+
+
 def test_balanced_order_mixes_the_classes_in_every_batch_and_depends_only_on_seed_and_epoch() -> None:
     classes = {f"{c}/{i}.png": c for c in "abc" for i in range(10)} | {f"d/{i}.png": "d" for i in range(30)}
     images = sorted(classes)

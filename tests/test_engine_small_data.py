@@ -126,7 +126,7 @@ def test_the_statistics_pass_sees_every_class_of_a_training_list_grouped_by_clas
     assert given[0] == images[0] and given[-1] == images[-1]
     shares = Counter(name.split("/")[0] for name in given)
     assert sorted(shares.values()) in ([21, 21, 22], [21, 22, 21], [22, 21, 21]), shares
-    assert bn_stats.pass_images(images[:40]) == images[:40], "a short list is taken whole"
+    assert data.spread(images[:40], 64) == images[:40], "a short list is taken whole"
 
 
 def test_balanced_order_mixes_the_classes_in_every_batch_and_depends_only_on_seed_and_epoch() -> None:

@@ -5,7 +5,7 @@ which lag behind weights that still change fast: trained from scratch on 30 imag
 evaluated with them read chance (0.33) on every seed where the same weights with fresh statistics
 read 0.92-1.0 (issue 15). So before each evaluation during training the statistics are computed
 again: the network in eval mode except its batch-norm layers, one pass without gradients over up to
-MAX_IMAGES training images spread evenly over the training list (`pass_images`: the list is sorted, so
+MAX_IMAGES training images spread evenly over the training list (`data.spread`: the list is sorted, so
 for classification it is grouped by class folder, and its first 64 images were all one class: a ResNet18
 on 210 images read 0.85 with those statistics, 1.0 with spread ones), with the evaluation transforms, in
 steps of as many images as PASS_PIXELS allows (at least the training batch). Each layer's statistics are the exact per-channel mean and
@@ -39,14 +39,6 @@ def _norm_layers(model: Any) -> list[Any]:
 def pass_batch(batch_size: int, pixels: int) -> int:
     """Images a step of the pass: PASS_PIXELS worth of `pixels`-pixel images, at least the training batch."""
     return max(batch_size, min(MAX_IMAGES, PASS_PIXELS // max(pixels, 1)))
-
-
-def pass_images(images: list[str]) -> list[str]:
-    """At most MAX_IMAGES of `images`, evenly spaced from the first to the last, in their order."""
-    if len(images) <= MAX_IMAGES:
-        return list(images)
-    step = (len(images) - 1) / (MAX_IMAGES - 1)
-    return [images[round(i * step)] for i in range(MAX_IMAGES)]
 
 
 def _channel_axis(layer: Any) -> int:
@@ -85,14 +77,14 @@ class _Moments:
 
 
 def recompute(kind: Any, model: Any, loader: Any, images: list[str], batch_size: int, pixels: int) -> int:
-    """Set every batch-norm layer's statistics to those of its inputs over `pass_images(images)` (`pixels` an
+    """Set every batch-norm layer's statistics to those of its inputs over `spread(images, MAX_IMAGES)` (`pixels` an
     image); return the steps of the pass."""
     import paddle
 
-    from pdxsrv.engine.data import chunks
+    from pdxsrv.engine.data import chunks, spread
 
     layers = _norm_layers(model)
-    groups = chunks(pass_images(images), pass_batch(batch_size, pixels))
+    groups = chunks(spread(images, MAX_IMAGES), pass_batch(batch_size, pixels))
     if len(groups) > 1 and len(groups[-1]) == 1:
         groups.pop()  # batch statistics of one image are the image's own
     if not layers or not groups:

@@ -54,6 +54,20 @@ def batches(images: list[str], batch_size: int) -> list[list[str]]:
     return out
 
 
+def spread(images: list[str], most: int) -> list[str]:
+    """At most `most` of `images`, evenly spaced from the first to the last, in their order.
+
+    A sample for statistics (batch-norm re-estimation, quantization calibration): image lists are sorted,
+    so a classification list is grouped by class folder and its first images are all of one class.
+    """
+    if len(images) <= most:
+        return list(images)
+    if most == 1:
+        return [images[0]]
+    step = (len(images) - 1) / (most - 1)
+    return [images[round(i * step)] for i in range(most)]
+
+
 def chunks(images: list[str], size: int) -> list[list[str]]:
     """Consecutive groups of `size` images, the last one possibly shorter (evaluation)."""
     return [images[i:i + size] for i in range(0, len(images), size)]

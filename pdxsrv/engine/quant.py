@@ -88,18 +88,19 @@ def export_quantized(trained: Any, model_dir: str, folder: str, dataset: DataSpe
                      stage: Callable[[str], None]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Write the int8 program and deploy.yml into `folder`; (deploy config, {"before", "after"} val metrics).
 
-    Calibrates on up to CALIBRATION_IMAGES train images (eval preprocessing), checks the program on
-    `sample` (`agreement`), then evaluates the trained model and the program on the val set.
+    Calibrates on up to CALIBRATION_IMAGES train images spread over the list (every class; eval preprocessing),
+    checks the program on `sample` (`agreement`), then evaluates the trained model and the program on the val set.
     """
     from dataclasses import replace
 
     from pdxsrv.engine import export, inference
+    from pdxsrv.engine.data import spread
 
     kind = trained.kind.name
     if kind not in QUANTIZABLE_TYPES:
         raise EngineError(f"quantized export is for {', '.join(QUANTIZABLE_TYPES)} models, not {kind}")
     params, rng = trained.meta["params"], np.random.default_rng(0)
-    images = (dataset.parts["train"] or dataset.parts["val"])[:CALIBRATION_IMAGES]
+    images = spread(dataset.parts["train"] or dataset.parts["val"], CALIBRATION_IMAGES)
     calibration = os.path.join(folder, "calibration.npy")
     np.save(calibration, np.stack([trained.kind.sample(dataset, p, False, rng, params)[0] for p in images]))
     stage("calibrate")

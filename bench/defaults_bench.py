@@ -107,15 +107,15 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
 
 
 def commit() -> str:
-    """The code a row ran: HEAD's short hash, "+" when the work tree differs from it."""
+    """The code a row ran: HEAD's short hash, "+" when the work tree's code differs from it (.md files aside)."""
     import subprocess
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)*.md"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
     return head + ("+" if dirty else "")

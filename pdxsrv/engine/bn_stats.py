@@ -5,11 +5,11 @@ which lag behind weights that still change fast: trained from scratch on 30 imag
 evaluated with them read chance (0.33) on every seed where the same weights with fresh statistics
 read 0.92-1.0 (issue 15). So before each evaluation during training the statistics are computed
 again: the network in eval mode except its batch-norm layers, one pass without gradients over up to
-MAX_IMAGES training images spread evenly over the training list (`data.spread`: the list is sorted, so
-for classification it is grouped by class folder, and its first 64 images were all one class: a ResNet18
-on 210 images read 0.85 with those statistics, 1.0 with spread ones), with the evaluation transforms, in
-steps of as many images as PASS_PIXELS allows (at least the training batch). Each layer's statistics are the exact per-channel mean and
-variance of everything it was given in the pass: the batches' variances plus the spread of their means.
+MAX_IMAGES training images spread over the list (`data.spread`; its first 64 were all one class: a
+ResNet18 on 210 images read 0.85 with those statistics, 1.0 with spread ones), with the evaluation
+transforms, in steps of as many images as PASS_PIXELS allows (at least the training batch). Each
+layer's statistics are the exact per-channel mean and variance of everything it was given in the
+pass: the batches' variances plus the spread of their means.
 (Averaging the batches' own variances, as precise BN usually does, misses that spread: at 4 images a
 step a ResNet152 trained on 35 images read chance, 0.31 on its own training images; with one step of
 all 35 images, 0.86. Deep layers see a few pixels an image, so a small batch's variance is mostly one
@@ -77,8 +77,8 @@ class _Moments:
 
 
 def recompute(kind: Any, model: Any, loader: Any, images: list[str], batch_size: int, pixels: int) -> int:
-    """Set every batch-norm layer's statistics to those of its inputs over `spread(images, MAX_IMAGES)` (`pixels` an
-    image); return the steps of the pass."""
+    """Set every batch-norm layer's statistics to those of its inputs over `spread(images, MAX_IMAGES)`
+    (`pixels` an image); return the steps of the pass."""
     import paddle
 
     from pdxsrv.engine.data import chunks, spread

@@ -13,8 +13,10 @@ import paddle
 import pytest
 
 from pdxsrv.datasets import readers, synthetic
+from pdxsrv.domain import step_costs
 from pdxsrv.engine import bn_stats, checkpoint, data, inference, loop
 from pdxsrv.engine.base import DataSpec
+from pdxsrv.engine.kinds import KINDS
 from pdxsrv.engine.classification import ARCHITECTURES, KIND
 from pdxsrv.engine.strides import fit_strides
 
@@ -139,9 +141,10 @@ def test_a_trained_detector_is_saved_with_the_batch_norm_statistics_of_its_train
     synthetic.make("detection", root, images=8, size=64, seed=3)
     found = readers.READERS["detection"](root, None).details()
     images = sorted(found["file_info"])
-    spec = DataSpec(root, found["labels"], found["file_info"], {"train": images[:6], "val": images[6:], "test": []}, 3)
-    params = {"model": model, "backbone": backbone, "num_epochs": 1, "batch_size": 2, "learning_rate": 0.001, "optimizer": "Adam",
-              "save_interval_epochs": 1, "image_shape": [64, 64]}
+    parts = {"train": images[:6], "val": images[6:], "test": []}
+    spec = DataSpec(root, found["labels"], found["file_info"], parts, 3)
+    params = {"model": model, "backbone": backbone, "num_epochs": 1, "batch_size": 2, "learning_rate": 0.001,
+              "optimizer": "Adam", "save_interval_epochs": 1, "image_shape": [64, 64]}
     loop.train(loop.Run(str(tmp_path / "output"), "detection", spec, params), loop.Silent())
     trained = inference.load_trained(str(tmp_path / "output" / checkpoint.BEST))
     layers = bn_stats._norm_layers(trained.model)
@@ -156,6 +159,11 @@ def test_a_trained_detector_is_saved_with_the_batch_norm_statistics_of_its_train
         np.testing.assert_allclose(layer._mean.numpy(), mean, rtol=1e-3, atol=1e-4, err_msg=layer.full_name())
         np.testing.assert_allclose(layer._variance.numpy(), variance, rtol=1e-3, atol=1e-4,
                                    err_msg=layer.full_name())
+
+
+def test_the_time_estimate_counts_the_statistics_pass_of_the_types_that_run_it() -> None:
+    for name, kind in KINDS.items():
+        assert kind.fresh_bn_stats == (name not in step_costs.NO_BN_PASS), name
 
 
 def test_balanced_order_mixes_the_classes_in_every_batch_and_depends_only_on_seed_and_epoch() -> None:

@@ -5,9 +5,10 @@ REFERENCE_SIDE px, seconds per evaluated image at that side), measured by `pytho
 on this project's 2-core machine (bench/RESULTS.md, with the estimate's error against real runs).
 A run at another side and batch is scaled by images and by pixels (side^2; for the R-CNN family by
 pixels^AREA_EXPONENT: their RoI heads cost the same at any size, a Mask R-CNN step at 64 px cost 0.7 of
-one at 128 px per image, not 0.25); on another core count by REFERENCE_CORES / cores. The estimate adds the evaluations (the val set, plus the batch-norm pass over
-up to 64 training images, pdxsrv.engine.bn_stats) and STARTUP for the process and the network. No GPU
-has been measured here: on a GPU the estimate is None.
+one at 128 px per image, not 0.25); on another core count by REFERENCE_CORES / cores. The estimate adds
+the evaluations (the val set, plus the batch-norm pass over up to 64 training images,
+pdxsrv.engine.bn_stats, in every type but NO_BN_PASS) and STARTUP for the process and the network. No
+GPU has been measured here: on a GPU the estimate is None.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ REFERENCE_SIDE = {"classification": 64, "segmentation": 64, "remote_segmentation
                   "instance_segmentation": 128}
 STARTUP = 12.0  # seconds: the job process, paddle's import, the network's construction
 BN_IMAGES = 64
+NO_BN_PASS = ("instance_segmentation",)  # the types whose evaluations skip the pass (Kind.fresh_bn_stats)
 AREA_EXPONENT = {"FasterRCNN": 0.25, "MaskRCNN": 0.25}
 COSTS: dict[tuple[str, str], tuple[float, float]] = {  # measured 2026-12-06, 2 cores, quiet (bench/RESULTS.md)
     ("classification", "MobileNetV1"): (0.346, 0.0168),
@@ -92,7 +94,8 @@ def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval
     evaluations = len({e for e in range(1, epochs + 1) if e % interval == 0} | {epochs})
     cpu = REFERENCE_CORES / max(cores, 1)
     train = steps * step * batch / BATCH * area * cpu
-    evaluate = evaluations * (num_eval + min(BN_IMAGES, num_train)) * image * area * cpu
+    passed = 0 if project_type in NO_BN_PASS else min(BN_IMAGES, num_train)
+    evaluate = evaluations * (num_eval + passed) * image * area * cpu
     return {"seconds": round(STARTUP + train + evaluate), "method": "table",
             "basis": f"{steps} steps of {batch} images at {width}x{height} and {evaluations} evaluations, from "
                      f"step costs measured on a {REFERENCE_CORES}-core CPU (bench/step_costs.py)"}

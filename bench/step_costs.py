@@ -6,6 +6,8 @@ optimizer step, as the loop does them) and one timed evaluation pass; prints the
 `pdxsrv/domain/step_costs.py` COSTS (seconds per step at batch 8, seconds per evaluated image).
 
 Run by hand on a quiet machine: python bench/step_costs.py [--type classification] [--model ResNet18]
+(`--side S --batch B`: the same measurement at another side and batch, printed as a plain line, not a
+COSTS row: how far the table's linear scaling is from a real step.)
 Results and the estimate's error against real runs: bench/RESULTS.md.
 """
 
@@ -82,11 +84,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--type", action="append", choices=sorted(MODELS), help="project types (default: all)")
     parser.add_argument("--model", action="append", help="only these models")
+    parser.add_argument("--side", type=int, help="measure at this side instead of the reference one")
+    parser.add_argument("--batch", type=int, help="measure at this batch instead of BATCH")
     args = parser.parse_args()
+    global BATCH
+    BATCH = args.batch or BATCH
     loop.use_device()
     with tempfile.TemporaryDirectory() as work:
         for kind in args.type or list(MODELS):
-            side = REFERENCE_SIDE[kind]
+            side = args.side or REFERENCE_SIDE[kind]
             data = dataset(kind, os.path.join(work, kind), side)
             bigger = dataset(kind, os.path.join(work, kind + "-big"), PICODET_SIDE) if kind == "detection" else None
             for model in MODELS[kind]:
@@ -98,6 +104,10 @@ def main() -> None:
                     if model == "PicoDet":  # measured at its least side, scaled back to the reference
                         step, image = (v * (side / PICODET_SIDE) ** 2 for v in (step, image))
                     name = f"{model}/{backbone}" if backbone else model
+                    if args.side or args.batch:
+                        print(f"{kind} {name} at {side} px, batch {BATCH}: {step:.3f} s a step, "
+                              f"{image:.4f} s an evaluated image", flush=True)
+                        continue
                     print(f'    ("{kind}", "{name}"): ({step:.3f}, {image:.4f}),', flush=True)
 
 

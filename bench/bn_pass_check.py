@@ -20,21 +20,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench import defaults_bench as bench  # noqa: E402
-from pdxsrv.datasets.readers import READERS  # noqa: E402
-from pdxsrv.datasets.synthetic import make  # noqa: E402
 from pdxsrv.engine import bn_stats, checkpoint, data, inference, loop  # noqa: E402
-from pdxsrv.engine.base import DataSpec  # noqa: E402
 from pdxsrv.engine.kinds import kind_of  # noqa: E402
-
-
-def fresh_set(kind: str, root: str, images: int, size: int) -> DataSpec:
-    """`images` generated images (seed 99, not the training set's 7), all in val."""
-    if not os.path.isdir(root):
-        make(kind, root, images=images, size=size, seed=99)
-    found = READERS[kind](root, None).details()
-    every = sorted(found["file_info"])
-    return DataSpec(root, found["labels"], found["file_info"], {"train": [], "val": every, "test": []},
-                    int(found.get("bands") or 3))
 
 
 def main() -> None:
@@ -55,8 +42,8 @@ def main() -> None:
         began = time.time()
         loop.train(loop.Run(work, args.type, train_set, params), bench.Recorder())
         print(f"trained in {time.time() - began:.0f} s", flush=True)
-    fresh = fresh_set(args.type, os.path.join(args.work, f"eval-{args.type}-{args.eval_images}"), args.eval_images,
-                      64)
+    fresh = bench.dataset(args.type, os.path.join(args.work, f"eval-{args.type}-{args.eval_images}"),
+                          args.eval_images, 64, seed=99, held_out=True)
     trained = inference.load_trained(best)
     print("running averages:", inference.summary_on(trained, fresh), flush=True)
     loader = data.Loader(trained.kind, train_set, trained.meta["params"])

@@ -58,12 +58,18 @@ class Recorder(loop.Silent):
         print(f"    epoch {kv['epoch']}: {kv['metrics']}", flush=True)
 
 
-def dataset(kind: str, root: str, images: int, size: int) -> DataSpec:
-    """A generated dataset, split as the API splits (val 0.2, test 0.1, stratified for classification)."""
+def dataset(kind: str, root: str, images: int, size: int, seed: int = 7, held_out: bool = False) -> DataSpec:
+    """A generated dataset, split as the API splits (val 0.2, test 0.1, stratified for classification).
+
+    `held_out`: every image in val instead (a fresh set to evaluate a trained model on, with another seed).
+    """
     if not os.path.isdir(root):
-        make(kind, root, images=images, size=size, seed=7)
+        make(kind, root, images=images, size=size, seed=seed)
     found = READERS[kind](root, None).details()
-    parts = split(list(found["file_info"]), 0.2, 0.1, 0, found["file_info"] if kind == "classification" else None)
+    if held_out:
+        parts = {"train": [], "val": sorted(found["file_info"]), "test": []}
+    else:
+        parts = split(list(found["file_info"]), 0.2, 0.1, 0, found["file_info"] if kind == "classification" else None)
     return DataSpec(root, found["labels"], found["file_info"], parts, int(found.get("bands") or 3))
 
 

@@ -6,7 +6,8 @@ as the server computes it for this machine (`pdxsrv.domain.recipes.recommend`, n
 the from-scratch recipe), train with the training job's own loop, evaluate the best model with the
 evaluation job's code, and print one line: the recipe's numbers, whether a loss went NaN, the val
 metric per evaluation and at the end, the wall time and the estimated time. Lines are also appended
-as JSON to bench/_data/defaults.jsonl for bench/RESULTS.md.
+as JSON to bench/defaults.jsonl, which is committed: the grid takes days on a CPU and runs in pieces on
+machines that do not last, and the file is the record of what ran (bench/RESULTS.md's table is made from it).
 
 Each row also records the machine's load average before and after it (the bench shares the machine
 with whatever else runs) and the commit it ran. Rows already in the JSONL file are skipped, so the grid
@@ -42,7 +43,7 @@ from pdxsrv.engine.base import DataSpec, EngineError  # noqa: E402
 
 HEADLINE = {"classification": "Acc1", "segmentation": "Mean_IoU", "remote_segmentation": "Mean_IoU",
             "detection": "mAP", "instance_segmentation": "Mask_mAP"}
-OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_data", "defaults.jsonl")
+OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "defaults.jsonl")
 
 
 class Recorder(loop.Silent):
@@ -183,7 +184,6 @@ def main() -> None:
         return
     done = done_rows()
     planned = 0.0
-    os.makedirs(os.path.dirname(OUT), exist_ok=True)
     loop.use_device()
     with tempfile.TemporaryDirectory() as work:
         for kind in args.type or list(MODELS):

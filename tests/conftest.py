@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,29 @@ import pytest
 from tests.supervisor_support import env  # noqa: F401  (a fixture of the supervisor tests)
 
 PYTHON = sys.executable
+FAILED_MODULES: set[str] = set()  # the modules (per xdist worker) with a failed test, setup or teardown
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """Note the module of every failed report (a module that failed keeps its directories to look at)."""
+    report = yield
+    if report.failed:
+        FAILED_MODULES.add(item.module.__name__ if item.module else item.nodeid)
+    return report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def module_dirs_removed_when_it_passes(request: pytest.FixtureRequest,
+                                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Remove the directories a module's fixtures made (workspaces with every epoch's checkpoints, often 1 GB)
+    once the module has passed, so the suite's disk use stays near one module's instead of the run's ~13 GB."""
+    base = tmp_path_factory.getbasetemp()
+    before = set(os.listdir(base))
+    yield
+    if request.module.__name__ not in FAILED_MODULES:
+        for name in set(os.listdir(base)) - before:
+            shutil.rmtree(base / name, ignore_errors=True)
 
 
 def free_port() -> int:

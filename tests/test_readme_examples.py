@@ -224,7 +224,7 @@ class Runner:
     def stream(self, command: str, where: str) -> None:
         """Run a streaming command until it has printed events (or 10 s), then interrupt it as Ctrl-C does."""
         proc = subprocess.Popen(["bash", "-c", command], cwd=self.base, env=self.env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+                                stderr=subprocess.PIPE, text=True, start_new_session=True, preexec_fn=ctrl_c_ends)
         try:
             time.sleep(3)
             os.killpg(proc.pid, signal.SIGINT)
@@ -234,6 +234,12 @@ class Runner:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         assert "event: " in out and "data: " in out and "T0001" in out, f"{where}\nno events: {out[:500]} {err}"
+
+
+def ctrl_c_ends() -> None:
+    """In the child: Ctrl-C ends it, as in a user's terminal, even when the tests run from a background job
+    (a non-interactive shell starts `cmd &` with SIGINT ignored, and the ignore is inherited through exec)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def test_the_extraction_rules_hold() -> None:

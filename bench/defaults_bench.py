@@ -114,14 +114,16 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
 
 
 def commit() -> str:
-    """The code a row ran: HEAD's short hash, "+" when the work tree's code differs from it (.md files aside)."""
+    """The code a row ran: HEAD's short hash, "+" when the work tree's code differs from it (.md files and the
+    rows themselves aside)."""
     import subprocess
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
                               check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)*.md"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)*.md",
+                                f":(exclude){os.path.relpath(OUT, root)}"],
                                cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"

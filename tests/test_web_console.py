@@ -226,6 +226,11 @@ def test_stop_and_resume_from_a_chosen_epoch(browser: Any, tmp_path: Path) -> No
         assert 1 <= saved < 8
         before = int(page.locator("#loss-chart").get_attribute("data-points"))
         page.fill("input[name=resume-epoch]", "1")  # a chosen epoch, not necessarily the last saved one
+        # an event about the task while the person chooses re-renders the actions: the choice stays
+        page.locator("input[name=resume-epoch]").evaluate("el => { el.dataset.before = '1'; }")
+        c.set_attributes("task", tid, {"desc": "resumed from a chosen epoch"})
+        page.wait_for_selector("input[name=resume-epoch]:not([data-before])", timeout=WAIT)
+        assert page.locator("input[name=resume-epoch]").input_value() == "1"
         page.click("#resume")
         page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)
         page.wait_for_selector("#train-progress:has-text('epoch 8/8')")

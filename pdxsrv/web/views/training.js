@@ -35,6 +35,7 @@ export async function render(root, route, app) {
   let status = null; // GET /project/task {tid, resume}
   let trainJob = null;
   let liveNow = 0;   // points received while the task was training
+  let resumeChoice = null;  // the epoch typed into "from epoch": a refresh re-renders the actions and keeps it
   let logName = route.query.get("log") || "reports";
   const reports = [];  // the training job's reports as log lines, from the events
 
@@ -56,8 +57,15 @@ export async function render(root, route, app) {
     if (s === 0 || s === 1) out.push(button("Start training", () => busy(out[0], () => start(false)), { class: "primary", id: "start" }));
     if (TRAINING.has(s)) out.push(button("Stop", (e) => busy(e.target, async () => { await api.put("/project/task/train", { tid, act: "stop" }); await load(); }), { id: "stop", class: "danger" }));
     if (status.resumable && !TRAINING.has(s)) {
-      const epoch = h("input", { type: "number", name: "resume-epoch", min: "1", max: String(status.max_saved_epochs || 1), value: String(status.max_saved_epochs || 1), step: "1" });
-      const go = button("Resume", () => busy(go, async () => { await api.put("/project/task/train", { tid, act: "resume", epoch: Number(epoch.value) }); await load(); }), { id: "resume" });
+      const last = status.max_saved_epochs || 1;
+      const epoch = h("input", { type: "number", name: "resume-epoch", min: "1", max: String(last), step: "1",
+        value: String(resumeChoice !== null && resumeChoice <= last ? resumeChoice : last),
+        oninput: () => { resumeChoice = Number(epoch.value) || null; } });
+      const go = button("Resume", () => busy(go, async () => {
+        await api.put("/project/task/train", { tid, act: "resume", epoch: Number(epoch.value) });
+        resumeChoice = null;
+        await load();
+      }), { id: "resume" });
       out.push(h("span", { class: "row" }, field("from epoch", epoch), go));
     }
     if (!TRAINING.has(s) && (s === 8 || s === 10 || TRAINED.has(s))) {

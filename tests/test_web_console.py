@@ -154,6 +154,19 @@ def whole_project(page: Any, console: Server) -> None:
     page.wait_for_selector("#predict-image[src^='data:image/']", timeout=WAIT)
     assert page.locator("#predict-summary").inner_text().split()[0] in ("circle", "square", "triangle")
 
+    # what is typed into the cards' forms outlives a redraw (an event about the task redraws them)
+    page.select_option("#export-type", "onnx")
+    page.fill("#export-dir", str(base / "exports" / "typed"))
+    page.fill("input[name=pretrained-name]", "typed name")
+    page.locator("#export-dir").evaluate("el => { el.dataset.before = '1'; }")
+    Client(console.url).set_attributes("task", "T0001", {"desc": "redrawn while typing"})
+    page.wait_for_selector("#export-dir:not([data-before])", timeout=WAIT)
+    assert page.locator("#export-type").input_value() == "onnx"
+    assert page.locator("#export-dir").input_value() == str(base / "exports" / "typed")
+    assert page.locator("input[name=pretrained-name]").input_value() == "typed name"
+    page.select_option("#export-type", "infer")  # another kind suggests its own folder again
+    assert page.locator("#export-dir").input_value().endswith("/export/infer")
+
     # a refusal shows in the one error banner, and the banner can be dismissed
     page.fill("#export-dir", "/proc/pdxsrv-not-allowed")
     page.click("#export-start")

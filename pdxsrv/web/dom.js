@@ -97,6 +97,22 @@ export function debounce(fn, ms = 300) {
   return wrapped;
 }
 
+// What a person typed or chose in a view's named inputs, put back when a refresh redraws them: an event
+// arriving while someone fills a form must not undo what they typed. `keep(el)` restores and follows `el`.
+export function typedValues() {
+  const values = new Map();
+  return {
+    keep(el) {
+      if (values.has(el.name)) el.value = values.get(el.name);
+      const save = () => values.set(el.name, el.value);
+      el.addEventListener("input", save);
+      el.addEventListener("change", save);
+      return el;
+    },
+    forget(name) { values.delete(name); },
+  };
+}
+
 export function field(label, input, help) {
   return h("label", { class: "field" }, h("span", { class: "field-label" }, label), input,
     help ? h("small", { class: "help" }, help) : null);

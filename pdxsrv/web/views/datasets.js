@@ -2,7 +2,7 @@
 // per-class counts; browse the images with their labels drawn.
 import * as api from "../api.js";
 import * as events from "../events.js";
-import { h, clear, section, table, link, field, button, busy, progressBar, setProgress, debounce, bytes, num } from "../dom.js";
+import { h, clear, section, table, link, field, button, busy, progressBar, setProgress, debounce, bytes, num, typedValues } from "../dom.js";
 import { badge, DATASET_STATUS, PROJECT_TYPES, ACTIVE_DATASET } from "../enums.js";
 import { bars } from "../charts.js";
 
@@ -52,6 +52,7 @@ async function one(root, did, route, app) {
   let details = null;
   // What the person chose, kept when an event redraws the page: the folder browsed, the image filter and page.
   const kept = { browse: null, cls: "", part: "all", page: Number(route.query.get("page") || 0), status: null, details: null };
+  const typed = typedValues();  // the project name typed beside the facts, which every refresh redraws
 
   async function load() {
     ds = await api.get("/dataset", { did });
@@ -73,7 +74,7 @@ async function one(root, did, route, app) {
   }
 
   function newProject() {
-    const name = h("input", { name: "project-name", placeholder: "project name", value: `${ds.attr.name} project` });
+    const name = typed.keep(h("input", { name: "project-name", placeholder: "project name", value: `${ds.attr.name} project` }));
     const btn = button("Create a project on it", () => busy(btn, async () => {
       const { pid } = await api.post("/project", { name: name.value.trim() || ds.attr.name, project_type: ds.attr.type });
       await api.put("/workspace", { struct: "project", id: pid, attr_dict: { did } });

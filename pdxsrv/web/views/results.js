@@ -2,7 +2,7 @@
 // one archive to download, pruning (sensitivities, pruned retraining); and the models (pretrained, exported).
 import * as api from "../api.js";
 import * as events from "../events.js";
-import { h, clear, section, table, link, button, busy, field, debounce, num, pct, bytes, when } from "../dom.js";
+import { h, clear, section, table, link, button, busy, field, debounce, num, pct, bytes, when, typedValues } from "../dom.js";
 import { badge, TASK_STATUS, PREDICT_STATUS, PRUNE_STATUS, EXPORTED_TYPE, TRAINED } from "../enums.js";
 import { heatmap, lineChart } from "../charts.js";
 import { taskTable } from "./tasks.js";
@@ -43,7 +43,7 @@ async function one(root, tid, app) {
   const modelsSlot = h("div");
   root.append(head, evalCard, h("div", { class: "grid two" }, predictCard, exportCard), pruneCard, modelsSlot);
   let task = null, status = null;
-  let exportDir = null;  // the folder typed for the export, kept when the cards are redrawn
+  const typed = typedValues();  // what was typed or chosen in the cards' forms, kept when they are redrawn
 
   async function loadTask() {
     const [all, st] = await Promise.all([api.get("/project/task"), api.get("/project/task", { tid })]);
@@ -110,13 +110,13 @@ async function one(root, tid, app) {
   // Export: infer, ONNX or quantized; the export's files (GET /browse) and one zip (GET /project/task/export/archive).
   async function loadExport() {
     const ex = await api.get("/project/task/export", { tid }, { quiet: true }).catch(() => null);
-    const kind = h("select", { name: "export-type", id: "export-type" },
-      h("option", { value: "infer" }, "inference model (Paddle)"), h("option", { value: "onnx" }, "ONNX"), h("option", { value: "quant" }, "quantized inference model"));
+    const kind = typed.keep(h("select", { name: "export-type", id: "export-type" },
+      h("option", { value: "infer" }, "inference model (Paddle)"), h("option", { value: "onnx" }, "ONNX"), h("option", { value: "quant" }, "quantized inference model")));
     const dir = h("input", { name: "save_dir", id: "export-dir", class: "mono", size: "48" });
-    const suggest = () => { exportDir = null; dir.value = `${task.path}/export/${kind.value}`; };
-    kind.addEventListener("change", suggest);
-    dir.addEventListener("input", () => { exportDir = dir.value; });
-    if (exportDir === null) suggest(); else dir.value = exportDir;  // kept over refreshes
+    const suggest = () => { dir.value = `${task.path}/export/${kind.value}`; };
+    kind.addEventListener("change", () => { typed.forget("save_dir"); suggest(); });
+    suggest();
+    typed.keep(dir);
     const go = button("Export", () => busy(go, async () => {
       const quant = kind.value === "quant";
       await api.post("/project/task/export", { tid, type: quant ? "infer" : kind.value, quant: quant || undefined, save_dir: dir.value.trim() });
@@ -146,7 +146,7 @@ async function one(root, tid, app) {
     if (pr && pr.prune_status === 2) {
       const m = await api.get("/project/task/metrics", { tid, type: "sensitivities" }, { quiet: true }).catch(() => null);
       if (m) parts.push(sensitivityChart(m.sensitivities));
-      const flops = h("input", { type: "number", name: "pruned_flops", min: "0.05", max: "0.9", step: "0.05", value: "0.3" });
+      const flops = typed.keep(h("input", { type: "number", name: "pruned_flops", min: "0.05", max: "0.9", step: "0.05", value: "0.3" }));
       const retrain = button("Start pruned retraining", () => busy(retrain, async () => {
         const { tid: child } = await api.post("/project/task", { pid: task.pid, parent_id: tid, desc: `${tid} pruned by ${flops.value}` });
         await api.post("/project/task/train", { tid: child, pruned_flops: Number(flops.value) });
@@ -160,7 +160,7 @@ async function one(root, tid, app) {
 
   async function loadModels() {
     const [pre, exp] = await Promise.all([api.get("/model", { type: "pretrained" }), api.get("/model", { type: "exported" })]);
-    const name = h("input", { name: "pretrained-name", value: `${tid} model` });
+    const name = typed.keep(h("input", { name: "pretrained-name", value: `${tid} model` }));
     const save = button("Save as a pretrained model", () => busy(save, async () => { await api.post("/model", { type: "pretrained", pid: task.pid, tid, name: name.value }); await loadModels(); }), { id: "save-pretrained" });
     save.disabled = !TRAINED.has(status.task_status);
     clear(modelsSlot, h("div", { class: "row card" }, name, save),

@@ -2,7 +2,7 @@
 // and evaluation curves fed by /events/stream (the task's history replayed from seq 0, then live); the log tail.
 import * as api from "../api.js";
 import * as events from "../events.js";
-import { h, clear, section, link, button, busy, progressBar, setProgress, debounce, duration, num, field } from "../dom.js";
+import { h, clear, section, link, button, busy, progressBar, setProgress, debounce, duration, num, field, typedValues } from "../dom.js";
 import { badge, TASK_STATUS, TRAINING, TRAINED } from "../enums.js";
 import { lineChart } from "../charts.js";
 
@@ -35,7 +35,7 @@ export async function render(root, route, app) {
   let status = null; // GET /project/task {tid, resume}
   let trainJob = null;
   let liveNow = 0;   // points received while the task was training
-  let resumeChoice = null;  // the epoch typed into "from epoch": a refresh re-renders the actions and keeps it
+  const typed = typedValues();  // the epoch typed into "from epoch", kept when a refresh redraws the actions
   let logName = route.query.get("log") || "reports";
   const reports = [];  // the training job's reports as log lines, from the events
 
@@ -57,13 +57,11 @@ export async function render(root, route, app) {
     if (s === 0 || s === 1) out.push(button("Start training", () => busy(out[0], () => start(false)), { class: "primary", id: "start" }));
     if (TRAINING.has(s)) out.push(button("Stop", (e) => busy(e.target, async () => { await api.put("/project/task/train", { tid, act: "stop" }); await load(); }), { id: "stop", class: "danger" }));
     if (status.resumable && !TRAINING.has(s)) {
-      const last = status.max_saved_epochs || 1;
-      const epoch = h("input", { type: "number", name: "resume-epoch", min: "1", max: String(last), step: "1",
-        value: String(resumeChoice !== null && resumeChoice <= last ? resumeChoice : last),
-        oninput: () => { resumeChoice = Number(epoch.value) || null; } });
+      const last = String(status.max_saved_epochs || 1);
+      const epoch = typed.keep(h("input", { type: "number", name: "resume-epoch", min: "1", max: last, step: "1", value: last }));
       const go = button("Resume", () => busy(go, async () => {
         await api.put("/project/task/train", { tid, act: "resume", epoch: Number(epoch.value) });
-        resumeChoice = null;
+        typed.forget("resume-epoch");
         await load();
       }), { id: "resume" });
       out.push(h("span", { class: "row" }, field("from epoch", epoch), go));

@@ -93,6 +93,7 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
     print(f"  {row}", flush=True)
     row["load_before"] = round(os.getloadavg()[0], 2)
     row["commit"] = commit()
+    row["cpu"] = cpu()
     recorder = Recorder()
     with tempfile.TemporaryDirectory() as output:
         began = time.perf_counter()
@@ -111,6 +112,22 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
     if row.get("estimate") and row["seconds"]:
         row["estimate_error"] = round(row["estimate"] / row["seconds"] - 1, 2)
     return row
+
+
+def cpu() -> str:
+    """The machine a row ran on (rows from different sessions ran on different CPUs): model, cores, AVX-512."""
+    model, flags = "?", ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "?":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = value
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores{', AVX-512' if 'avx512f' in flags.split() else ''}"
 
 
 def commit() -> str:

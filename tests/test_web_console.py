@@ -58,6 +58,13 @@ def test_a_classification_project_through_the_console(browser: Any, console: Ser
         page.context.close()
 
 
+def redraw(page: Any, selector: str, client: Client, tid: str) -> None:
+    """Make the page redraw the element at `selector` with an event about task `tid`, and wait until it has."""
+    page.locator(selector).evaluate("el => { el.dataset.before = '1'; }")
+    client.set_attributes("task", tid, {"desc": "redrawn while someone types"})
+    page.wait_for_selector(f"{selector}:not([data-before])", timeout=WAIT)
+
+
 def whole_project(page: Any, console: Server) -> None:
     base = console.base
     page.goto(f"{console.url}/")
@@ -158,9 +165,7 @@ def whole_project(page: Any, console: Server) -> None:
     page.select_option("#export-type", "onnx")
     page.fill("#export-dir", str(base / "exports" / "typed"))
     page.fill("input[name=pretrained-name]", "typed name")
-    page.locator("#export-dir").evaluate("el => { el.dataset.before = '1'; }")
-    Client(console.url).set_attributes("task", "T0001", {"desc": "redrawn while typing"})
-    page.wait_for_selector("#export-dir:not([data-before])", timeout=WAIT)
+    redraw(page, "#export-dir", Client(console.url), "T0001")
     assert page.locator("#export-type").input_value() == "onnx"
     assert page.locator("#export-dir").input_value() == str(base / "exports" / "typed")
     assert page.locator("input[name=pretrained-name]").input_value() == "typed name"
@@ -240,9 +245,7 @@ def test_stop_and_resume_from_a_chosen_epoch(browser: Any, tmp_path: Path) -> No
         before = int(page.locator("#loss-chart").get_attribute("data-points"))
         page.fill("input[name=resume-epoch]", "1")  # a chosen epoch, not necessarily the last saved one
         # an event about the task while the person chooses re-renders the actions: the choice stays
-        page.locator("input[name=resume-epoch]").evaluate("el => { el.dataset.before = '1'; }")
-        c.set_attributes("task", tid, {"desc": "resumed from a chosen epoch"})
-        page.wait_for_selector("input[name=resume-epoch]:not([data-before])", timeout=WAIT)
+        redraw(page, "input[name=resume-epoch]", c, tid)
         assert page.locator("input[name=resume-epoch]").input_value() == "1"
         page.click("#resume")
         page.wait_for_selector("h1 .badge[data-status=XTRAINDONE]", timeout=WAIT)

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from pdxsrv import system  # noqa: E402
+from pdxsrv import machine_costs, system  # noqa: E402
 from pdxsrv.datasets.readers import READERS  # noqa: E402
 from pdxsrv.datasets.split import split  # noqa: E402
 from pdxsrv.datasets.synthetic import make  # noqa: E402
@@ -77,7 +77,7 @@ def dataset(kind: str, root: str, images: int, size: int, seed: int = 7, held_ou
 def recommendation(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, Any]:
     """What GET /project/task/params answers for this dataset on this machine without pretrained weights."""
     facts = Facts([], [], system.cpu_capacity(), len(data.parts["train"]), len(data.parts["val"]), data.num_classes,
-                  float(size))
+                  float(size), machine_costs.load(machine_costs.default_path()))
     return recommend(kind, model, facts, lambda params: False)
 
 
@@ -89,7 +89,8 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
                            "images": len(data.file_info), "train": len(data.parts["train"]),
                            "image_shape": params["image_shape"], "batch_size": params["batch_size"],
                            "learning_rate": params["learning_rate"], "optimizer": params["optimizer"],
-                           "num_epochs": params["num_epochs"], "estimate": answer["estimate"]["seconds"]}
+                           "num_epochs": params["num_epochs"], "estimate": answer["estimate"]["seconds"],
+                           "costs_from": answer["estimate"].get("measured_on")}
     print(f"  {row}", flush=True)
     row["load_before"] = round(os.getloadavg()[0], 2)
     row["commit"] = commit()
@@ -116,18 +117,8 @@ def run(kind: str, model: str | None, data: DataSpec, size: int) -> dict[str, An
 
 def cpu() -> str:
     """The machine a row ran on (rows from different sessions ran on different CPUs): model, cores, AVX-512."""
-    model, flags = "?", ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and model == "?":
-                    model = value.strip()
-                elif key.strip() == "flags" and not flags:
-                    flags = value
-    except OSError:
-        pass
-    return f"{model}, {os.cpu_count()} cores{', AVX-512' if 'avx512f' in flags.split() else ''}"
+    model, avx = system.cpu_model().partition(", AVX-512")[:2]
+    return f"{model}, {os.cpu_count()} cores{', AVX-512' if avx else ''}"
 
 
 def commit() -> str:

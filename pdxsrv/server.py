@@ -61,8 +61,10 @@ async def serve(
     cors_origins: tuple[str, ...] = (),
     legacy_demo: str | None = None,
     supervisor_idle_exit: float = protocol.DEFAULT_IDLE_EXIT,
+    step_costs: str | None = None,
 ) -> None:
-    """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it (`weights`: default cache, online)."""
+    """Serve `workspace` until SIGTERM or SIGINT, then snapshot and release it (`weights`: default cache, online;
+    `step_costs`: this machine's step-cost file, None for the reference table alone)."""
     page = read_legacy_demo(legacy_demo) if legacy_demo else None
     sockets = reserve(host, port)  # first: a port in use leaves no workspace and no supervisor behind
     try:
@@ -91,7 +93,7 @@ async def serve(
     roots = (store.root, *(os.path.realpath(p) for p in allow_paths))
     boards = Boards()  # on loopback: reached only through /vdl/<tid>/, under the token
     ctx = Context(store, roots, token, honest_status, supervision, boards, demo_mirror or None,
-                  weights or WeightsConfig(), tuple(cors_origins), page)
+                  weights or WeightsConfig(), tuple(cors_origins), page, step_costs)
     server = tornado.httpserver.HTTPServer(make_app(ctx), xheaders=False, **HTTP_SERVER_OPTIONS)
     listen(sockets)
     server.add_sockets(sockets)

@@ -1,4 +1,5 @@
-"""Machine facts for GET /system: CPU count, OS and per-GPU memory read live through NVML."""
+"""Machine facts: for GET /system CPU count, OS and per-GPU memory read live through NVML; the CPU's model; the
+machine's cache directory."""
 
 from __future__ import annotations
 
@@ -45,6 +46,30 @@ def _memory(index: int) -> dict[str, int]:
 def _cpu_num() -> int:
     """Logical CPUs of this machine (at least 1)."""
     return os.cpu_count() or psutil.cpu_count() or 1
+
+
+def cpu_model() -> str:
+    """The CPU's model name, with ", AVX-512" when it has those instructions ("?" when /proc/cpuinfo says nothing)."""
+    model, flags = "?", ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "?":
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = value
+    except OSError:
+        pass
+    return f"{model}{', AVX-512' if 'avx512f' in flags.split() else ''}"
+
+
+def cache_home() -> str:
+    """The per-machine cache directory: $XDG_CACHE_HOME/pdxsrv, else ~/.cache/pdxsrv."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(base):  # the XDG spec: a relative value is invalid and ignored
+        base = os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pdxsrv")
 
 
 def _utilization(index: int) -> int | None:

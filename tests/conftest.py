@@ -61,13 +61,17 @@ class Server:
 
     def __init__(self, workspace: str, *extra: str, supervise: bool = False) -> None:
         """Start serving; without `supervise` no job supervisor is started (the API alone is tested). Unless told
-        otherwise, its pretrained-weights cache is its own (beside the workspace) and it is --offline: no test
-        reaches the internet, and none depends on what a user's cache holds."""
+        otherwise, its pretrained-weights cache and step-cost file are its own (beside the workspace; no file: the
+        reference step costs) and it is --offline: no test reaches the internet, and none depends on what a user's
+        cache holds or how fast the machine measured."""
         self.workspace = workspace
         self.supervise = supervise
         extra = extra if supervise else ("--no-supervisor", *extra)
+        beside = os.path.dirname(os.path.abspath(workspace))
         if "--weights-dir" not in extra:
-            extra = (*extra, "--weights-dir", os.path.join(os.path.dirname(os.path.abspath(workspace)), "weights"))
+            extra = (*extra, "--weights-dir", os.path.join(beside, "weights"))
+        if "--step-costs" not in extra:
+            extra = (*extra, "--step-costs", os.path.join(beside, "step_costs.json"))
         if "--weights-mirror" not in extra and "--offline" not in extra:
             extra = (*extra, "--offline")
         self.port = free_port()

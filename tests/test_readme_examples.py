@@ -306,12 +306,12 @@ def test_the_options_the_readme_names_exist() -> None:
     text = README.read_text()
     checked = 0
     for line in text.splitlines():
-        for match in re.finditer(r"\bpdxsrv ((?:[a-z]+ ?){1,2})(.*)", line):
+        for match in re.finditer(r"\bpdxsrv ((?:[a-z][a-z-]* ?){1,2})(.*)", line):
             words = match.group(1).split()
             top = help_of([])
-            if not words or words[0] not in re.search(r"\{([\w,]+)\}", top).group(1).split(","):
+            if not words or words[0] not in re.search(r"\{([\w,-]+)\}", top).group(1).split(","):
                 continue
-            sub = re.search(r"\{([\w,]+)\}", help_of(words[:1]))
+            sub = re.search(r"\{([\w,-]+)\}", help_of(words[:1]))
             command = tuple(words[:2] if sub and len(words) > 1 and words[1] in sub.group(1).split(",") else words[:1])
             usage = help_of(list(command))
             tail = re.split(r"`|\s#\s", match.group(2))[0]

@@ -76,6 +76,7 @@ class Context:
     weights: WeightsConfig = field(default_factory=WeightsConfig)  # the pretrained-weights cache, mirror, offline
     cors_origins: tuple[str, ...] = ()  # web origins allowed to call the API from a browser (--cors-origin)
     legacy_demo: str | None = None  # the operator's copy of the original web demo page (--legacy-demo), as text
+    step_costs: str | None = None  # this machine's step-cost file (--step-costs; pdxsrv.machine_costs), or None
 
 
 class APIHandler(RequestHandler):

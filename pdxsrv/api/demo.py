@@ -9,7 +9,7 @@ import asyncio
 import os
 from typing import Any
 
-from pdxsrv import files, missing
+from pdxsrv import files, machine_costs, missing
 from pdxsrv.api.base import APIHandler
 from pdxsrv.api.errors import NotAvailable
 from pdxsrv.api.recommend import machine_facts
@@ -40,9 +40,10 @@ def demo_folder(root: str, prj_type: str) -> str:
     return os.path.join(root, "demo_datasets", prj_type)
 
 
-def task_params(prj_type: str, train_params: dict[str, Any], counts: dict[str, Any]) -> dict[str, Any]:
-    """The from-scratch recommendation for this machine (the demos' values are tuned from scratch), overridden by
-    the demo's own (device keys excepted)."""
+def task_params(prj_type: str, train_params: dict[str, Any], counts: dict[str, Any],
+                step_costs: str | None) -> dict[str, Any]:
+    """The from-scratch recommendation for this machine (the demos' values are tuned from scratch; `step_costs`: the
+    machine's step-cost file), overridden by the demo's own (device keys excepted)."""
     try:
         model = choose_model(prj_type, train_params.get("model"))
     except InvalidArgument as exc:
@@ -50,7 +51,7 @@ def task_params(prj_type: str, train_params: dict[str, Any], counts: dict[str, A
     gpu_list, free_mb, cpu = machine_facts(None)
     num_train = int(counts.get("train_num") or 2)
     facts = Facts(gpu_list, free_mb, cpu, num_train, int(counts.get("val_num") or num_train),
-                  int(counts.get("num_classes") or 1))
+                  int(counts.get("num_classes") or 1), costs=machine_costs.load(step_costs))
     base = recommend(prj_type, model, facts, lambda params: False)["train"]
     return {**base, **{k: v for k, v in train_params.items() if k not in DEVICE_KEYS}}
 
@@ -111,7 +112,7 @@ class DemoHandler(APIHandler):
             raise Conflict(f"the prepared {prj_type} demo cannot be loaded: {exc}") from None
         dataset_info, project_info = doc["dataset_info"], doc["project_info"]
         params = await loop.run_in_executor(None, task_params, prj_type, doc["train_params"],
-                                            prep.result)
+                                            prep.result, self.ctx.step_costs)
         supervision = self.supervision()
         taken = demos.name_taken(self.store.state, dataset_info["name"], project_info["name"])
         if taken:

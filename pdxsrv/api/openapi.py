@@ -37,7 +37,13 @@ KEYS: dict[str, dict[str, Any]] = {
     "message": {"description": "what is happening or went wrong; while a dataset copies, {percent, done, total}"},
     "attr": OBJ, "details": _null(OBJ), "resumable": BOOL, "max_saved_epochs": INT,
     "train": {"description": "training parameters (components.schemas.TrainParams.<type>)", **OBJ},
-    "recipe": {"type": "string", "enum": ["fine_tune", "from_scratch"]}, "estimate": OBJ,
+    "recipe": {"type": "string", "enum": ["fine_tune", "from_scratch"]},
+    "estimate": {"type": "object", "description": "the expected training time on this machine", "properties": {
+        "seconds": _null(INT), "method": {"type": "string", "enum": ["table", "none"]},
+        "measured_on": {"type": "string", "enum": ["this_machine", "reference"],
+                        "description": "whose step costs: this machine's (`pdxsrv step-costs measure`) or the "
+                                       "reference machine's"},
+        "basis": {"type": "string", "description": "what the estimate counted, and from which measurements"}}},
     "train_log": OBJ, "eval_metric": _null(OBJ), "sensitivities_loss_img": OBJ, "sensitivities": OBJ,
     "chart_path": _null(STR), "prune_log": OBJ, "result": _null(OBJ), "predict_num": INT, "total_num": _null(INT),
     "results": _null({"type": "array"}), "path": _null(STR), "save_dir": _null(STR), "quant_log": OBJ,

@@ -1,6 +1,7 @@
 """The recommendation a project's tasks start from (GET /project/task/params {pid}, task creation, demo load).
 
-Gathers the facts (GPUs and their free memory, the CPU, the dataset's counts and image size) and
+Gathers the facts (GPUs and their free memory, the CPU and its measured step costs, `--step-costs`, the
+dataset's counts and image size) and
 whether each model's pretrained weights can be had (in the weights cache, or downloadable: not
 `--offline` and the source's host reachable), then asks `pdxsrv.domain.recipes.recommend`. Runs off
 the event loop: reading GPU memory and probing a host block.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pdxsrv import system
+from pdxsrv import machine_costs, system
 from pdxsrv.domain import commands
 from pdxsrv.domain.enums import DatasetStatus
 from pdxsrv.domain.errors import Conflict
@@ -58,21 +59,23 @@ def dataset_facts(project: Project, dataset: Dataset, unsplit_ok: bool) -> tuple
 
 
 def _recommend(project: Project, dataset: Dataset, model_type: str | None, gpu_list: list[int] | None,
-               weights: WeightsConfig, unsplit_ok: bool) -> dict[str, Any]:
+               weights: WeightsConfig, step_costs: str | None, unsplit_ok: bool) -> dict[str, Any]:
     gpus, free_mb, cpu = machine_facts(gpu_list)
     num_train, num_eval, num_classes = dataset_facts(project, dataset, unsplit_ok)
     side = dataset.summary.get("image_side")
-    facts = Facts(gpus, free_mb, cpu, num_train, num_eval, num_classes, float(side) if side else None)
+    facts = Facts(gpus, free_mb, cpu, num_train, num_eval, num_classes, float(side) if side else None,
+                  machine_costs.load(step_costs))
     return recommend(project.type, model_type, facts, lambda params: obtainable(weights, params))
 
 
 async def recommendation(state: Workspace, project: Project, model_type: str | None, gpu_list: list[int] | None,
-                         weights: WeightsConfig, *, unsplit_ok: bool = False) -> dict[str, Any]:
-    """`{"train", "recipe", "estimate"}` for a new task of `project`; with `unsplit_ok`, a dataset not split yet
-    counts as ASSUMED_TRAIN_IMAGES training images of the classes its import found (at least 1)."""
+                         weights: WeightsConfig, step_costs: str | None, *, unsplit_ok: bool = False) -> dict[str, Any]:
+    """`{"train", "recipe", "estimate"}` for a new task of `project` (`step_costs`: this machine's step-cost file);
+    with `unsplit_ok`, a dataset not split yet counts as ASSUMED_TRAIN_IMAGES training images of the classes its
+    import found (at least 1)."""
     choose_model(project.type, model_type)  # a wrong model is named before anything else
     if not project.did:
         raise Conflict(f"project {project.id} has no dataset; bind one with PUT /workspace first")
     dataset = commands.get_dataset(state, project.did)
     return await asyncio.get_running_loop().run_in_executor(
-        None, _recommend, project, dataset, model_type, gpu_list, weights, unsplit_ok)
+        None, _recommend, project, dataset, model_type, gpu_list, weights, step_costs, unsplit_ok)

@@ -45,7 +45,7 @@ class TaskHandler(APIHandler):
         if not a["parent_id"] and project is not None and project.did in state.datasets:
             model = train_schema.model_named(project.type, train.get("model"))
             recommended = (await recommendation(state, project, model, None, self.ctx.weights,
-                                                unsplit_ok=True))["train"]
+                                                self.ctx.step_costs, unsplit_ok=True))["train"]
         (record,) = await self.store.execute(
             commands.create_task, a["pid"], train, a["desc"], a["parent_id"] or "", recommended
         )
@@ -84,7 +84,7 @@ class TaskParamsHandler(APIHandler):
             raise InvalidArgument("give tid (a task's parameters) or pid (a project's recommended ones)")
         project = commands.get_project(state, self.args["pid"])
         self.ok(**await recommendation(state, project, self.args["model_type"], self.args["gpu_list"],
-                                       self.ctx.weights))
+                                       self.ctx.weights, self.ctx.step_costs))
 
     async def post(self) -> None:
         await self.store.execute(commands.set_task_params, self.args["tid"], self.args["train"])

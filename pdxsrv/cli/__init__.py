@@ -1,4 +1,5 @@
-"""The `pdxsrv` command: `serve`, `predict`, `supervisor`, `demo`, `events` and `weights`, one module per command group."""
+"""The `pdxsrv` command: `serve`, `predict`, `supervisor`, `demo`, `events`, `weights` and `step-costs`, one module per
+command group."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import logging
 import sys
 
 from eventlog import CorruptLog
-from pdxsrv.cli import demo, events, predict, serve, supervisor, weights
+from pdxsrv.cli import demo, events, predict, serve, step_costs, supervisor, weights
 from pdxsrv.domain.events import UnknownEvent
 from pdxsrv.store import WorkspaceLocked
 
@@ -24,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
         (demo, "demo", "demo data: generate small, learnable datasets of every type"),
         (events, "events", "audit, verify, repair and replay a workspace's event log"),
         (weights, "weights", "pretrained weights: list the table and the cache, download ahead of time"),
+        (step_costs, "step-costs", "time this machine's training steps, for the time estimates and CPU recipes"),
     )
     for module, name, text in groups:
         group = sub.add_parser(name, help=text)

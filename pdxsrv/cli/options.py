@@ -1,4 +1,4 @@
-"""Options shared by several command groups: http(s) URLs, web origins and the weights cache."""
+"""Options shared by several command groups: http(s) URLs, web origins, the weights cache, the step-cost file."""
 
 from __future__ import annotations
 
@@ -37,4 +37,14 @@ def add_weights_mirror(parser: argparse._ActionsContainer) -> None:
         "--weights-mirror", default=None, metavar="URL", type=http_url,
         help="download pretrained weights from URL/<file> (`pdxsrv weights list` names each file; checked against "
              "PaddlePaddle's md5 where published, else URL/<file>.sha256 when served) instead of the official URLs",
+    )
+
+
+def add_step_costs(parser: argparse._ActionsContainer) -> None:
+    """--step-costs FILE."""
+    parser.add_argument(
+        "--step-costs", default=None, metavar="FILE",
+        help="this machine's measured step costs, which time estimates and CPU recipes use (`pdxsrv step-costs "
+             "measure` writes it; default $XDG_CACHE_HOME/pdxsrv/step_costs.json, else "
+             "~/.cache/pdxsrv/step_costs.json); without it, the reference machine's table",
     )

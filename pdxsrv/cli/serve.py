@@ -8,7 +8,7 @@ import logging
 import os
 import stat
 
-from pdxsrv.cli.options import add_weights_dir, add_weights_mirror, http_url, web_origin
+from pdxsrv.cli.options import add_step_costs, add_weights_dir, add_weights_mirror, http_url, web_origin
 from supervisor.protocol import DEFAULT_IDLE_EXIT
 
 TOKEN_ENV = "PDXSRV_TOKEN"
@@ -64,6 +64,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
         "--offline", action="store_true",
         help="never download pretrained weights: IMAGENET/COCO/CITYSCAPES use only what the weights cache holds",
     )
+    add_step_costs(serve)
     serve.add_argument(
         "--supervisor-idle-exit", type=float, default=DEFAULT_IDLE_EXIT, metavar="SECONDS",
         help="a supervisor this serve starts exits when it has had no job and no pdxsrv connected for SECONDS "
@@ -75,6 +76,7 @@ def add_arguments(serve: argparse.ArgumentParser) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """pdxsrv serve: run until SIGTERM or SIGINT."""
+    from pdxsrv import machine_costs
     from pdxsrv.server import serve
     from pdxsrv.weights import WeightsConfig, default_dir
 
@@ -84,7 +86,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         allow_paths=tuple(args.allow_path), token=token_of(args), honest_status=args.honest_status,
         supervise=not args.no_supervisor, demo_mirror=args.demo_mirror, weights=weights,
         cors_origins=tuple(args.cors_origin), legacy_demo=args.legacy_demo,
-        supervisor_idle_exit=args.supervisor_idle_exit,
+        supervisor_idle_exit=args.supervisor_idle_exit, step_costs=args.step_costs or machine_costs.default_path(),
     ))
     return 0
 

@@ -12,7 +12,9 @@
   `least_epochs`: 10, 4 for the R-CNN family, which learns in few steps); a run that still does not
   fit says so in its estimate.
 
-`estimate` comes from measured step costs (`pdxsrv.domain.step_costs`); null seconds on a GPU.
+`estimate` comes from measured step costs (`pdxsrv.domain.step_costs`: this machine's where it measured the
+model, `Facts.costs`, else the reference machine's); null seconds on a GPU. The CPU budget is fitted with the
+same costs, so a slower machine gets fewer epochs or smaller images.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Facts:
     num_eval: int  # images evaluated per evaluation (val, else test, else train)
     num_classes: int
     image_side: float | None = None  # the dataset's mean short image side, when the import measured it
+    costs: step_costs.Table | None = None  # this machine's measured step costs (`pdxsrv step-costs measure`), if any
 
 
 def _from_scratch(project_type: str, model: str, facts: Facts) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -59,7 +62,8 @@ def _from_scratch(project_type: str, model: str, facts: Facts) -> tuple[dict[str
         epochs = max(min(recipe.least_epochs, from_scratch.epochs_for(recipe, steps)),
                      int(from_scratch.epochs_for(recipe, steps) * cut))
         params = from_scratch.params(project_type, model, side, batch, epochs, steps, facts.gpu_list)
-        estimate = step_costs.estimate(project_type, params, facts.num_train, facts.num_eval, facts.cpu[0], on_gpu)
+        estimate = step_costs.estimate(project_type, params, facts.num_train, facts.num_eval, facts.cpu[0], on_gpu,
+                                       facts.costs)
         seconds = estimate["seconds"]
         if on_gpu or seconds is None or seconds <= CPU_BUDGET:
             return params, estimate
@@ -81,7 +85,7 @@ def recommend(project_type: str, model_type: str | None, facts: Facts,
                              facts.num_classes, facts.cpu)
     if tuned.get("pretrain_weights") and weights(tuned):
         estimate = step_costs.estimate(project_type, tuned, facts.num_train, facts.num_eval, facts.cpu[0],
-                                       bool(facts.gpu_list))
+                                       bool(facts.gpu_list), facts.costs)
         return {"train": tuned, "recipe": "fine_tune", "estimate": estimate}
     if model_type is None:
         model = from_scratch.RECIPES[project_type].model

@@ -2,11 +2,15 @@
 
 COSTS[(project type, model or "model/backbone")] = (seconds per training step at BATCH images of
 REFERENCE_SIDE px, seconds per evaluated image at that side), measured by `python bench/step_costs.py`
-on this project's 2-core machine (bench/RESULTS.md, with the estimate's error against real runs).
+on this project's 2-core reference machine (bench/RESULTS.md, with the estimate's error against real
+runs). Another CPU runs a model's steps 0.6 to 3.2 times as long (bench/RESULTS.md), and not by one
+factor, so a machine can measure its own: `pdxsrv step-costs measure` writes a `Table` that
+`estimate(..., here=table)` prefers, model by model, to the reference one; the answer says which it
+used (`measured_on`: "this_machine" or "reference").
 A run at another side and batch is scaled by images and by pixels (side^2; for the R-CNN family by
 pixels^AREA_EXPONENT: their RoI heads cost the same at any size, a Mask R-CNN step at 64 px cost 0.7 of
 one at 128 px per image, not 0.25; for the YOLO family all but a FIXED_SHARE of the step); on
-another core count by REFERENCE_CORES / cores. The estimate adds the evaluations (the val set, plus
+another core count by (the table's cores) / cores. The estimate adds the evaluations (the val set, plus
 the batch-norm pass over up to 64 training images, pdxsrv.engine.bn_stats, in every type but
 NO_BN_PASS) and STARTUP for the process and the network. No GPU has been measured here: on a GPU the
 estimate is None.
@@ -14,7 +18,8 @@ estimate is None.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 BATCH = 8
 REFERENCE_CORES = 2
@@ -70,24 +75,47 @@ COSTS: dict[tuple[str, str], tuple[float, float]] = {  # measured 2026-12-06, 2 
 }
 
 
-def cost(project_type: str, model: str, backbone: str | None = None) -> tuple[float, float] | None:
-    """The measured (step, image) seconds of a model (on a backbone), or None when not measured."""
-    if backbone and (project_type, f"{model}/{backbone}") in COSTS:
-        return COSTS[(project_type, f"{model}/{backbone}")]
-    found = COSTS.get((project_type, model))
+@dataclass(frozen=True)
+class Table:
+    """Step costs measured on one machine: `costs` as COSTS, at `cores` cores; `where` names the machine in words."""
+
+    costs: Mapping[tuple[str, str], tuple[float, float]]
+    cores: int
+    where: str
+
+
+REFERENCE = Table(COSTS, REFERENCE_CORES, f"the project's {REFERENCE_CORES}-core reference machine")
+
+
+def cost(project_type: str, model: str, backbone: str | None = None,
+         table: Table = REFERENCE) -> tuple[float, float] | None:
+    """The measured (step, image) seconds of a model (on a backbone) in `table`, or None when not measured."""
+    costs = table.costs
+    if backbone and (project_type, f"{model}/{backbone}") in costs:
+        return costs[(project_type, f"{model}/{backbone}")]
+    found = costs.get((project_type, model))
     if found is None:  # a detector measured only per backbone: its first (default) one
-        found = next((v for (t, name), v in COSTS.items() if t == project_type and name.startswith(model + "/")),
+        found = next((v for (t, name), v in costs.items() if t == project_type and name.startswith(model + "/")),
                      None)
     return found
 
 
+def _measures(table: Table, project_type: str, model: str, backbone: str | None) -> bool:
+    """Whether `table` has the model itself (on that backbone, when one is named), not only a sibling backbone."""
+    if backbone:
+        return any(key in table.costs for key in ((project_type, f"{model}/{backbone}"), (project_type, model)))
+    return cost(project_type, model, None, table) is not None
+
+
 def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval: int, cores: int,
-             on_gpu: bool) -> dict[str, Any]:
-    """{"seconds", "method", "basis"}: the expected wall time of training with `params` (None when unknown)."""
+             on_gpu: bool, here: Table | None = None) -> dict[str, Any]:
+    """{"seconds", "method", "measured_on", "basis"}: the expected wall time of training with `params` (None when
+    unknown), from `here` (this machine's table) when it has the model, else from the reference table."""
     if on_gpu:
         return {"seconds": None, "method": "none", "basis": "no GPU step costs have been measured"}
     model, backbone = str(params.get("model")), params.get("backbone") or None
-    measured = cost(project_type, model, backbone)
+    table = here if here is not None and _measures(here, project_type, model, backbone) else REFERENCE
+    measured = cost(project_type, model, backbone, table)
     if measured is None:
         return {"seconds": None, "method": "none", "basis": f"no step cost measured for {model}"}
     step, image = measured
@@ -97,11 +125,16 @@ def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval
     epochs, interval = int(params["num_epochs"]), max(int(params.get("save_interval_epochs") or 1), 1)
     steps = epochs * max(num_train // batch, 1)
     evaluations = len({e for e in range(1, epochs + 1) if e % interval == 0} | {epochs})
-    cpu = REFERENCE_CORES / max(cores, 1)
+    cpu = table.cores / max(cores, 1)
     fixed = step * FIXED_SHARE.get(model, 0.0)
     train = steps * (fixed + (step - fixed) * batch / BATCH * area) * cpu
     passed = 0 if project_type in NO_BN_PASS else min(BN_IMAGES, num_train)
     evaluate = evaluations * (num_eval + passed) * image * area * cpu
+    if table is REFERENCE:
+        source = (f"from step costs measured on {table.where}, not on this one (other CPUs ran a model's steps 0.6 "
+                  "to 3.2 times as long; `pdxsrv step-costs measure` measures this machine's)")
+    else:
+        source = f"from step costs measured on {table.where}"
     return {"seconds": round(STARTUP + train + evaluate), "method": "table",
-            "basis": f"{steps} steps of {batch} images at {width}x{height} and {evaluations} evaluations, from "
-                     f"step costs measured on a {REFERENCE_CORES}-core CPU (bench/step_costs.py)"}
+            "measured_on": "reference" if table is REFERENCE else "this_machine",
+            "basis": f"{steps} steps of {batch} images at {width}x{height} and {evaluations} evaluations, {source}"}

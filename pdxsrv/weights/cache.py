@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from eventlog.segments import fsync_dir
-from pdxsrv import download
+from pdxsrv import download, system
 from pdxsrv.download import Progress
 from pdxsrv.weights.errors import ChecksumMismatch, WeightsUnavailable
 from pdxsrv.weights.table import ENTRIES, Entry, lookup
@@ -39,10 +39,7 @@ ARCHIVE_MEMBER = "model.pdparams"
 
 def default_dir() -> str:
     """The per-machine cache directory: $XDG_CACHE_HOME/pdxsrv/weights, else ~/.cache/pdxsrv/weights."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    if not os.path.isabs(base):  # the XDG spec: a relative value is invalid and ignored
-        base = os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "pdxsrv", "weights")
+    return os.path.join(system.cache_home(), "weights")
 
 
 @dataclass(frozen=True)

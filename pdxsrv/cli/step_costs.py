@@ -1,0 +1,114 @@
+"""`pdxsrv step-costs measure|show`: time this machine's training steps, which estimates and CPU recipes then use.
+
+`measure` times every model the API offers (or those named) on the CPU, as `bench/step_costs.py` timed the
+reference table, and records each in the step-cost file (`pdxsrv.machine_costs`) as soon as it is timed: a
+running `pdxsrv serve` uses it from its next recommendation on. All models take about 15 minutes on 2 cores;
+measure on a quiet machine (a busy one reads slow, and its recipes get fewer epochs than they could).
+`show` prints the file beside the reference table; `show --json` the file itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+
+from pdxsrv import machine_costs, system
+from pdxsrv.cli.options import add_step_costs
+from pdxsrv.domain.params import MODELS
+from pdxsrv.domain.step_costs import COSTS
+
+BUSY = 0.5  # a 1-minute load average per core above which the measurement is warned to read slow
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register the `step-costs` subcommands."""
+    measure = sub.add_parser("measure", help="time each model's training step and evaluated image on this CPU")
+    measure.add_argument("--type", action="append", choices=sorted(MODELS), help="only this project type "
+                         "(repeatable; default all)")
+    measure.add_argument("--model", action="append", metavar="MODEL", help="only this model (repeatable)")
+    add_step_costs(measure)
+    measure.set_defaults(handler=cmd_measure)
+
+    show = sub.add_parser("show", help="this machine's measured step costs beside the reference table")
+    show.add_argument("--json", action="store_true", help="print the file as it is")
+    add_step_costs(show)
+    show.set_defaults(handler=cmd_show)
+
+
+def _name(model: str, backbone: str | None) -> str:
+    return f"{model}/{backbone}" if backbone else model
+
+
+def _versus(kind: str, name: str, step: float) -> str:
+    reference = COSTS.get((kind, name))
+    return f"(reference {reference[0]:.3f} s: {step / reference[0]:.2f}x)" if reference else "(not in the reference)"
+
+
+def cmd_measure(args: argparse.Namespace) -> int:
+    """pdxsrv step-costs measure."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = ""  # CPU costs, even on a machine with a GPU (estimates are for CPUs)
+    from pdxsrv.engine import loop, step_timing
+
+    path = args.step_costs or machine_costs.default_path()
+    todo = list(step_timing.entries(args.type, args.model))
+    if not todo:
+        known = sorted({m for kind in args.type or MODELS for m in MODELS[kind]})
+        print(f"pdxsrv: no model to measure: {', '.join(args.model or [])} is not one of {', '.join(known)}",
+              file=sys.stderr)
+        return 2
+    cores = system.cpu_capacity()[0]
+    load = os.getloadavg()[0]
+    print(f"measuring {len(todo)} models on {system.cpu_model()} ({cores} cores) into {path}", flush=True)
+    if load > BUSY * cores:
+        print(f"warning: the machine is busy (load {load:.1f} on {cores} cores): its steps will read slow and its "
+              "recipes get fewer epochs than they could; measure again when nothing else runs", flush=True)
+    import paddle
+
+    loop.use_device()
+    failed = 0
+    with tempfile.TemporaryDirectory(prefix="pdxsrv-step-costs-") as work:
+        for number, (kind, model, backbone) in enumerate(todo, 1):
+            name = _name(model, backbone)
+            load = os.getloadavg()[0]
+            try:
+                step, image = step_timing.measure(kind, model, backbone, work)
+            except Exception as exc:  # noqa: BLE001 - one model that cannot be timed does not stop the others
+                failed += 1
+                print(f"[{number}/{len(todo)}] {kind} {name}: failed ({type(exc).__name__}: {exc})", flush=True)
+                continue
+            machine_costs.record(path, kind, name, step, image, load, paddle.__version__)
+            print(f"[{number}/{len(todo)}] {kind} {name}: {step:.3f} s a step of 8 images, {image:.4f} s an "
+                  f"evaluated image {_versus(kind, name, step)}", flush=True)
+    print(f"{len(todo) - failed} of {len(todo)} models measured; estimates and CPU recipes now use them")
+    return 1 if failed else 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    """pdxsrv step-costs show."""
+    path = args.step_costs or machine_costs.default_path()
+    try:
+        doc = machine_costs.read(path)
+    except ValueError as exc:
+        print(f"pdxsrv: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(doc, indent=1, sort_keys=True))
+        return 0
+    if doc is None:
+        print(f"{path}: nothing measured on this machine yet; estimates use the reference table "
+              "(`pdxsrv step-costs measure` measures this one)")
+        return 0
+    why = machine_costs.mismatch(doc)
+    print(f"{path}: {doc['cpu']}, {doc['cores']} cores; "
+          + (f"NOT USED: {why}" if why else "used by estimates and CPU recipes"))
+    print(f"{'TYPE':<22} {'MODEL':<24} {'STEP S':>7} {'IMAGE S':>8} {'X REF':>6}  MEASURED")
+    for key, value in sorted(doc["costs"].items()):
+        kind, _, name = key.partition(" ")
+        reference = COSTS.get((kind, name))
+        ratio = f"{value['step'] / reference[0]:.2f}" if reference else "-"
+        print(f"{kind:<22} {name:<24} {value['step']:>7.3f} {value['image']:>8.4f} {ratio:>6}  {value['measured']} "
+              f"(load {value['load']:g})")
+    return 0

@@ -3,9 +3,11 @@
 For each model the API offers and each dataset size: generate a dataset of that many images
 (pdxsrv.datasets.synthetic, SIZE px, split 0.2/0.1 as the API splits), take the recommendation exactly
 as the server computes it for this machine (`pdxsrv.domain.recipes.recommend`, no pretrained weights:
-the from-scratch recipe), train with the training job's own loop, evaluate the best model with the
-evaluation job's code, and print one line: the recipe's numbers, whether a loss went NaN, the val
-metric per evaluation and at the end, the wall time and the estimated time. Lines are also appended
+the from-scratch recipe; with this machine's step costs where `pdxsrv step-costs measure` timed the
+model, as a row's `costs_from` and the table's "(here)" say), train with the training job's own loop,
+evaluate the best model with the evaluation job's code, and print one line: the recipe's numbers,
+whether a loss went NaN, the val metric per evaluation and at the end, the wall time and the estimated
+time. Lines are also appended
 as JSON to bench/defaults.jsonl, which is committed: the grid takes days on a CPU and runs in pieces on
 machines that do not last, and the file is the record of what ran (bench/RESULTS.md's table is made from it).
 
@@ -175,9 +177,11 @@ def table() -> None:
         recipe = f"{r['image_shape'][0]}, {r['batch_size']}, {r['learning_rate']}, {r['optimizer']}, {r['num_epochs']}"
         evals = " ".join(f"{v:g}" for _, v in r["evals"])
         error = f"{r['estimate_error']:+.2f}" if "estimate_error" in r else "-"
+        here = " (here)" if r.get("costs_from") == "this_machine" else ""  # from this machine's measured costs
         print(f"| {r['type']} | {model} | {r['images']} ({r['train']}) | {recipe} | {'yes' if r['nan'] else 'no'} | "
               f"{HEADLINE[r['type']]} {evals} | **{r.get('metric', r.get('error', '-'))}** | {r['seconds']} | "
-              f"{r['estimate']} | {error} | {r['load_before']:g} / {r['load_after']:g} | {r.get('commit', '?')} |")
+              f"{r['estimate']}{here} | {error} | {r['load_before']:g} / {r['load_after']:g} | "
+              f"{r.get('commit', '?')} |")
 
 
 def main() -> None:

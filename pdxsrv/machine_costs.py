@@ -6,13 +6,13 @@ model measured, so an interrupted measurement keeps the models it finished:
 
     {"format": 1, "cpu": "AMD EPYC, AVX-512", "cores": 2,
      "costs": {"classification ResNet18": {"step": 0.816, "image": 0.0284, "measured": "2026-12-07T11:20:05Z",
-                                            "load": 0.1, "paddle": "2.6.2"}, ...}}
+                                            "busy": 3.0, "paddle": "2.6.2"}, ...}}
 
 `step` is seconds per training step at BATCH images of REFERENCE_SIDE px, `image` seconds per evaluated image
-(`pdxsrv.domain.step_costs`); keys are "<project type> <model or model/backbone>"; `load` is the 1-minute load
-average when that model's measurement began. A file measured on another CPU (a home directory shared or copied
-between machines) or at another core count is not used: `load` logs why and answers None, and estimates come
-from the reference table.
+(`pdxsrv.domain.step_costs`); keys are "<project type> <model or model/backbone>"; `busy` is the share of the CPU
+(percent) other work used in the second before the measurement began. A file measured on another CPU (a home
+directory shared or copied between machines) or at another core count is not used: `load` logs why and answers
+None, and estimates come from the reference table.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def load(path: str | None) -> Table | None:
     return table
 
 
-def record(path: str, kind: str, name: str, step: float, image: float, load_average: float, paddle: str) -> None:
+def record(path: str, kind: str, name: str, step: float, image: float, busy: float, paddle: str) -> None:
     """Add (or replace) one model's measured costs in the file at `path`, for this machine; another machine's
     file is started afresh."""
     try:
@@ -113,7 +113,7 @@ def record(path: str, kind: str, name: str, step: float, image: float, load_aver
     if doc is None or mismatch(doc):
         doc = {"format": FORMAT, "cpu": cpu, "cores": cores, "costs": {}}
     doc["costs"][f"{kind} {name}"] = {
-        "step": round(step, 4), "image": round(image, 5), "load": round(load_average, 2),
+        "step": round(step, 4), "image": round(image, 5), "busy": round(busy, 1),
         "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "paddle": paddle,
     }
     folder = os.path.dirname(os.path.abspath(path))

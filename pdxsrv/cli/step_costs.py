@@ -2,7 +2,7 @@
 
 `measure` times every model the API offers (or those named) on the CPU, as `bench/step_costs.py` timed the
 reference table, and records each in the step-cost file (`pdxsrv.machine_costs`) as soon as it is timed: a
-running `pdxsrv serve` uses it from its next recommendation on. All models take about 15 minutes on 2 cores;
+running `pdxsrv serve` uses it from its next recommendation on. All 38 take about 13 minutes on 2 cores;
 measure on a quiet machine (a busy one reads slow, and its recipes get fewer epochs than they could).
 `show` prints the file beside the reference table; `show --json` the file itself.
 """
@@ -15,12 +15,14 @@ import os
 import sys
 import tempfile
 
+import psutil
+
 from pdxsrv import machine_costs, system
 from pdxsrv.cli.options import add_step_costs
 from pdxsrv.domain.params import MODELS
 from pdxsrv.domain.step_costs import COSTS
 
-BUSY = 0.5  # a 1-minute load average per core above which the measurement is warned to read slow
+BUSY = 25.0  # CPU use (percent of all cores, over a second) above which the measurement is warned to read slow
 
 
 def add_commands(sub: argparse._SubParsersAction) -> None:
@@ -60,11 +62,11 @@ def cmd_measure(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     cores = system.cpu_capacity()[0]
-    load = os.getloadavg()[0]
     print(f"measuring {len(todo)} models on {system.cpu_model()} ({cores} cores) into {path}", flush=True)
-    if load > BUSY * cores:
-        print(f"warning: the machine is busy (load {load:.1f} on {cores} cores): its steps will read slow and its "
-              "recipes get fewer epochs than they could; measure again when nothing else runs", flush=True)
+    used = psutil.cpu_percent(interval=1.0)
+    if used > BUSY:
+        print(f"warning: the machine is busy ({used:.0f} % of its CPU in use before measuring): its steps will read "
+              "slow and its recipes get fewer epochs than they could; measure again when nothing else runs", flush=True)
     import paddle
 
     loop.use_device()
@@ -72,14 +74,13 @@ def cmd_measure(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="pdxsrv-step-costs-") as work:
         for number, (kind, model, backbone) in enumerate(todo, 1):
             name = _name(model, backbone)
-            load = os.getloadavg()[0]
             try:
                 step, image = step_timing.measure(kind, model, backbone, work)
             except Exception as exc:  # noqa: BLE001 - one model that cannot be timed does not stop the others
                 failed += 1
                 print(f"[{number}/{len(todo)}] {kind} {name}: failed ({type(exc).__name__}: {exc})", flush=True)
                 continue
-            machine_costs.record(path, kind, name, step, image, load, paddle.__version__)
+            machine_costs.record(path, kind, name, step, image, used, paddle.__version__)
             print(f"[{number}/{len(todo)}] {kind} {name}: {step:.3f} s a step of 8 images, {image:.4f} s an "
                   f"evaluated image {_versus(kind, name, step)}", flush=True)
     print(f"{len(todo) - failed} of {len(todo)} models measured; estimates and CPU recipes now use them")
@@ -109,6 +110,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         kind, _, name = key.partition(" ")
         reference = COSTS.get((kind, name))
         ratio = f"{value['step'] / reference[0]:.2f}" if reference else "-"
-        print(f"{kind:<22} {name:<24} {value['step']:>7.3f} {value['image']:>8.4f} {ratio:>6}  {value['measured']} "
-              f"(load {value['load']:g})")
+        busy = f" ({value['busy']:g} % busy before)" if isinstance(value.get("busy"), (int, float)) else ""
+        print(f"{kind:<22} {name:<24} {value['step']:>7.3f} {value['image']:>8.4f} {ratio:>6}  "
+              f"{value['measured']}{busy}")
     return 0

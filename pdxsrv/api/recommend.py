@@ -1,10 +1,9 @@
 """The recommendation a project's tasks start from (GET /project/task/params {pid}, task creation, demo load).
 
 Gathers the facts (GPUs and their free memory, the CPU and its measured step costs, `--step-costs`, the
-dataset's counts and image size) and
-whether each model's pretrained weights can be had (in the weights cache, or downloadable: not
-`--offline` and the source's host reachable), then asks `pdxsrv.domain.recipes.recommend`. Runs off
-the event loop: reading GPU memory and probing a host block.
+dataset's counts and image size) and whether each model's pretrained weights can be had (in the weights
+cache, or downloadable: not `--offline` and the source's host reachable), then asks
+`pdxsrv.domain.recipes.recommend`. Runs off the event loop: reading GPU memory and probing a host block.
 """
 
 from __future__ import annotations

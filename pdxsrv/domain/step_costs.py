@@ -84,7 +84,7 @@ class Table:
     where: str
 
 
-REFERENCE = Table(COSTS, REFERENCE_CORES, f"the project's {REFERENCE_CORES}-core reference machine")
+REFERENCE = Table(COSTS, REFERENCE_CORES, f"pdxsrv's {REFERENCE_CORES}-core reference machine")
 
 
 def cost(project_type: str, model: str, backbone: str | None = None,

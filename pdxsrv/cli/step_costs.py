@@ -20,7 +20,7 @@ import psutil
 from pdxsrv import machine_costs, system
 from pdxsrv.cli.options import add_step_costs
 from pdxsrv.domain.params import MODELS
-from pdxsrv.domain.step_costs import COSTS
+from pdxsrv.domain.step_costs import BATCH, COSTS
 
 BUSY = 25.0  # CPU use (percent of all cores, over a second) above which the measurement is warned to read slow
 
@@ -81,7 +81,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
                 print(f"[{number}/{len(todo)}] {kind} {name}: failed ({type(exc).__name__}: {exc})", flush=True)
                 continue
             machine_costs.record(path, kind, name, step, image, used, paddle.__version__)
-            print(f"[{number}/{len(todo)}] {kind} {name}: {step:.3f} s a step of 8 images, {image:.4f} s an "
+            print(f"[{number}/{len(todo)}] {kind} {name}: {step:.3f} s a step of {BATCH} images, {image:.4f} s an "
                   f"evaluated image {_versus(kind, name, step)}", flush=True)
     print(f"{len(todo) - failed} of {len(todo)} models measured; estimates and CPU recipes now use them")
     return 1 if failed else 0

@@ -1,35 +1,48 @@
-"""This machine's step costs (`pdxsrv step-costs measure`): the file, where it lives, whether it is this machine's.
+"""This machine's step costs (`pdxsrv step-costs measure`, and every finished CPU training run): the file, where it
+lives, whether it is this machine's.
 
 The file (`default_path()`: `$XDG_CACHE_HOME/pdxsrv/step_costs.json`, else `~/.cache/pdxsrv/step_costs.json`;
-`--step-costs FILE` names another), JSON, rewritten whole (a temporary file renamed over it) after each
-model measured, so an interrupted measurement keeps the models it finished:
+`--step-costs FILE` names another), JSON, rewritten whole (a temporary file renamed over it, writers taking
+turns on the lock file `.step_costs.json.lock` beside it) after each figure, so an interrupted measurement keeps
+the models it finished:
 
     {"format": 1, "cpu": "AMD EPYC, AVX-512", "cores": 2,
      "costs": {"classification ResNet18": {"step": 0.816, "image": 0.0284, "measured": "2026-12-07T11:20:05Z",
-                                            "busy": 3.0, "paddle": "2.6.2"}, ...}}
+                                            "paddle": "2.6.2", "samples": [
+                   {"step": 0.816, "image": 0.0284, "at": "2026-12-07T11:20:05Z", "from": "measure", "busy": 3.0},
+                   {"step": 0.902, "image": 0.0301, "at": "2026-12-07T15:02:11Z", "from": "run T0004",
+                    "work": 3.25}]}, ...}}
 
 `step` is seconds per training step at BATCH images of REFERENCE_SIDE px, `image` seconds per evaluated image
-(`pdxsrv.domain.step_costs`); keys are "<project type> <model or model/backbone>"; `busy` is the share of the CPU
-(percent) other work used in the second before the measurement began. A file measured on another CPU (a home
-directory shared or copied between machines) or at another core count is not used: `load` logs why and answers
-None, and estimates come from the reference table.
+(`pdxsrv.domain.step_costs`). `samples` are the model's latest SAMPLES figures: from `measure` (timed steps at
+that size), or from a finished training run ("run <task id>": the run's median step and its evaluations' time
+per image, brought to that size by `step_costs.learned`, with `work`, its step's work relative to that size's).
+The entry's `step` and `image` are the medians of its measurements (of its runs when it has none); estimates use
+the measurements' medians, and the runs' for a run of about the same work (`Table.runs`). Keys are "<project
+type> <model or model/backbone>"; `busy` is the share of the CPU (percent) other work used in the second before a
+measurement began. An entry written before samples were kept (no `samples`) counts as one measurement. A file
+measured on another CPU (a home directory shared or copied between machines) or at another core count is not used:
+`load` logs why and answers None, and estimates come from the reference table.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
+import statistics
 import tempfile
 import time
-from typing import Any
+from typing import Any, Iterator
 
 from pdxsrv import system
 from pdxsrv.domain.step_costs import Table
 
 FORMAT = 1
 FILE_NAME = "step_costs.json"
+SAMPLES = 10  # the latest figures kept per model (measurements and training runs)
 log = logging.getLogger(__name__)
 _loaded: dict[str, tuple[tuple[int, int], Table | None]] = {}  # path -> ((mtime_ns, size), its table)
 
@@ -56,14 +69,30 @@ def read(path: str) -> dict[str, Any] | None:
 
 
 def table_of(doc: dict[str, Any]) -> Table:
-    """The measured costs of a document as a step-cost Table."""
-    costs = {}
+    """A document as a step-cost Table: each model's measurements' medians as its costs, its runs as its runs."""
+    costs, runs = {}, {}
     for key, value in doc["costs"].items():
         kind, _, name = key.partition(" ")
-        costs[(kind, name)] = (float(value["step"]), float(value["image"]))
+        samples = samples_of(value)
+        measured = [x for x in samples if not is_run(x)]
+        if measured:
+            costs[(kind, name)] = (statistics.median(float(x["step"]) for x in measured),
+                                   statistics.median(float(x["image"]) for x in measured))
+        trained = tuple((float(x["work"]), float(x["step"]), float(x["image"])) for x in samples
+                        if is_run(x) and "work" in x)
+        if trained:
+            runs[(kind, name)] = trained
     day = max((str(v.get("measured", ""))[:10] for v in doc["costs"].values()), default="?")
-    return Table(costs, int(doc["cores"]), f"this machine ({doc['cpu']}, {doc['cores']} cores; `pdxsrv step-costs "
-                                            f"measure`, last on {day})")
+    count = sum(len(v) for v in runs.values())
+    measures = sum(len(samples_of(v)) for v in doc["costs"].values()) - count
+    return Table(costs, int(doc["cores"]), f"this machine ({doc['cpu']}, {doc['cores']} cores; {measures} "
+                                           f"`pdxsrv step-costs measure` timing{'s' * (measures != 1)} and {count} "
+                                           f"training run{'s' * (count != 1)}, the latest on {day})", runs)
+
+
+def is_run(sample: dict[str, Any]) -> bool:
+    """Whether a figure came from a training run (else from `measure`)."""
+    return str(sample.get("from", "")).startswith("run ")
 
 
 def mismatch(doc: dict[str, Any]) -> str | None:
@@ -102,22 +131,61 @@ def load(path: str | None) -> Table | None:
     return table
 
 
-def record(path: str, kind: str, name: str, step: float, image: float, busy: float, paddle: str) -> None:
-    """Add (or replace) one model's measured costs in the file at `path`, for this machine; another machine's
-    file is started afresh."""
-    try:
-        doc = read(path)
-    except ValueError:
-        doc = None
-    cpu, cores = system.cpu_model(), system.cpu_capacity()[0]
-    if doc is None or mismatch(doc):
-        doc = {"format": FORMAT, "cpu": cpu, "cores": cores, "costs": {}}
-    doc["costs"][f"{kind} {name}"] = {
-        "step": round(step, 4), "image": round(image, 5), "busy": round(busy, 1),
-        "measured": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "paddle": paddle,
-    }
+def record(path: str, kind: str, name: str, step: float, image: float, source: str, paddle: str,
+           busy: float | None = None, work: float | None = None) -> dict[str, Any]:
+    """Add one figure of a model (`source`: "measure", or "run <task>" for a finished training run, with its `work`)
+    to the file at `path`, for this machine (another machine's file is started afresh), keeping its latest SAMPLES,
+    and answer the model's entry. Writers on one machine take turns (a lock file beside it)."""
+    with _locked(path):
+        try:
+            doc = read(path)
+        except ValueError:
+            doc = None
+        cpu, cores = system.cpu_model(), system.cpu_capacity()[0]
+        if doc is None or mismatch(doc):
+            doc = {"format": FORMAT, "cpu": cpu, "cores": cores, "costs": {}}
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sample: dict[str, Any] = {"step": round(step, 4), "image": round(image, 5), "at": now, "from": source}
+        if busy is not None:
+            sample["busy"] = round(busy, 1)
+        if work is not None:
+            sample["work"] = round(work, 4)
+        samples = (samples_of(doc["costs"].get(f"{kind} {name}")) + [sample])[-SAMPLES:]
+        summed = [x for x in samples if not is_run(x)] or samples
+        entry = {"step": statistics.median(x["step"] for x in summed),
+                 "image": statistics.median(x["image"] for x in summed),
+                 "measured": now, "paddle": paddle, "samples": samples}
+        doc["costs"][f"{kind} {name}"] = entry
+        _write(path, doc)
+    return entry
+
+
+def samples_of(entry: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """An entry's figures (an entry written before they were kept is one measurement)."""
+    if not entry:
+        return []
+    if isinstance(entry.get("samples"), list):
+        return list(entry["samples"])
+    old = {"step": entry["step"], "image": entry["image"], "at": entry.get("measured"), "from": "measure"}
+    return [{**old, "busy": entry["busy"]} if "busy" in entry else old]
+
+
+@contextlib.contextmanager
+def _locked(path: str) -> Iterator[None]:
+    """Hold the lock file beside `path` (the server's measurements and training jobs write one file)."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, f".{os.path.basename(path)}.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _write(path: str, doc: dict[str, Any]) -> None:
+    """Replace the file with `doc` at once (a temporary file renamed over it)."""
+    folder = os.path.dirname(os.path.abspath(path))
     fd, temp = tempfile.mkstemp(prefix=".step_costs-", dir=folder)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

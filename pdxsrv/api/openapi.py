@@ -41,8 +41,8 @@ KEYS: dict[str, dict[str, Any]] = {
     "estimate": {"type": "object", "description": "the expected training time on this machine", "properties": {
         "seconds": _null(INT), "method": {"type": "string", "enum": ["table", "none"]},
         "measured_on": {"type": "string", "enum": ["this_machine", "reference"],
-                        "description": "whose step costs: this machine's (`pdxsrv step-costs measure`) or the "
-                                       "reference machine's"},
+                        "description": "whose step costs: this machine's (`pdxsrv step-costs measure` and its "
+                                       "finished CPU training runs) or the reference machine's"},
         "basis": {"type": "string", "description": "what the estimate counted, and from which measurements"}}},
     "train_log": OBJ, "eval_metric": _null(OBJ), "sensitivities_loss_img": OBJ, "sensitivities": OBJ,
     "chart_path": _null(STR), "prune_log": OBJ, "result": _null(OBJ), "predict_num": INT, "total_num": _null(INT),

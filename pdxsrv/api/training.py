@@ -115,7 +115,7 @@ class TrainHandler(TaskJobHandler):
             "task_dir": task_path, "dataset_dir": files.dataset_dir(self.store.root, dataset.id),
             "project_type": project.type, "split": dataset.split, "params": params,
             "seed": int(params.get("seed") or 0), "resume_epoch": resume_epoch, "pretrained": pretrained,
-            "prune": pruning, "roots": list(self.ctx.roots),
+            "prune": pruning, "roots": list(self.ctx.roots), "step_costs": self.ctx.step_costs,
         }, gpus=gpus, grace=STOP_GRACE)
         await self.store.execute(commands.start_task_job, task.id, "train", job, resume_epoch)
 

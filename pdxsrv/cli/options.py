@@ -45,6 +45,6 @@ def add_step_costs(parser: argparse._ActionsContainer) -> None:
     parser.add_argument(
         "--step-costs", default=None, metavar="FILE",
         help="this machine's measured step costs, which time estimates and CPU recipes use (`pdxsrv step-costs "
-             "measure` writes it; default $XDG_CACHE_HOME/pdxsrv/step_costs.json, else "
+             "measure` and finished CPU training runs write it; default $XDG_CACHE_HOME/pdxsrv/step_costs.json, else "
              "~/.cache/pdxsrv/step_costs.json); without it, the reference machine's table",
     )

@@ -4,7 +4,9 @@
 reference table, and records each in the step-cost file (`pdxsrv.machine_costs`) as soon as it is timed: a
 running `pdxsrv serve` uses it from its next recommendation on. All 38 take about 13 minutes on 2 cores;
 measure on a quiet machine (a busy one reads slow, and its recipes get fewer epochs than they could).
-`show` prints the file beside the reference table; `show --json` the file itself.
+Finished CPU training runs add their own figures to the same file without being asked, which estimate runs
+of about their size (`pdxsrv.machine_costs`). `show` prints the file beside the reference table, with where each model's
+figures came from; `show --json` the file itself.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import json
 import os
 import sys
 import tempfile
+from typing import Any
 
 import psutil
 
@@ -80,7 +83,7 @@ def cmd_measure(args: argparse.Namespace) -> int:
                 failed += 1
                 print(f"[{number}/{len(todo)}] {kind} {name}: failed ({type(exc).__name__}: {exc})", flush=True)
                 continue
-            machine_costs.record(path, kind, name, step, image, used, paddle.__version__)
+            machine_costs.record(path, kind, name, step, image, "measure", paddle.__version__, busy=used)
             print(f"[{number}/{len(todo)}] {kind} {name}: {step:.3f} s a step of {BATCH} images, {image:.4f} s an "
                   f"evaluated image {_versus(kind, name, step)}", flush=True)
     print(f"{len(todo) - failed} of {len(todo)} models measured; estimates and CPU recipes now use them")
@@ -105,12 +108,26 @@ def cmd_show(args: argparse.Namespace) -> int:
     why = machine_costs.mismatch(doc)
     print(f"{path}: {doc['cpu']}, {doc['cores']} cores; "
           + (f"NOT USED: {why}" if why else "used by estimates and CPU recipes"))
-    print(f"{'TYPE':<22} {'MODEL':<24} {'STEP S':>7} {'IMAGE S':>8} {'X REF':>6}  MEASURED")
+    print(f"{'TYPE':<22} {'MODEL':<24} {'STEP S':>7} {'IMAGE S':>8} {'X REF':>6}  {'LATEST':<20}  FROM")
     for key, value in sorted(doc["costs"].items()):
         kind, _, name = key.partition(" ")
         reference = COSTS.get((kind, name))
         ratio = f"{value['step'] / reference[0]:.2f}" if reference else "-"
-        busy = f" ({value['busy']:g} % busy before)" if isinstance(value.get("busy"), (int, float)) else ""
         print(f"{kind:<22} {name:<24} {value['step']:>7.3f} {value['image']:>8.4f} {ratio:>6}  "
-              f"{value['measured']}{busy}")
+              f"{value['measured']:<20}  {_sources(machine_costs.samples_of(value))}")
     return 0
+
+
+def _sources(samples: list[dict[str, Any]]) -> str:
+    """Where an entry's figures came from: "2 measurements (3 % busy before the last), 1 run (T0004 at 3.25x)"."""
+    runs = [str(x["from"])[4:] + (f" at {x['work']:g}x" if "work" in x else "") for x in samples
+            if machine_costs.is_run(x)]
+    measures = [x for x in samples if not machine_costs.is_run(x)]
+    parts = []
+    if measures:
+        busy = measures[-1].get("busy")
+        parts.append(f"{len(measures)} measurement{'s' * (len(measures) > 1)}"
+                     + (f" ({busy:g} % busy before the last)" if isinstance(busy, (int, float)) else ""))
+    if runs:
+        parts.append(f"{len(runs)} training run{'s' * (len(runs) > 1)} ({', '.join(runs)} a reference step's work)")
+    return ", ".join(parts)

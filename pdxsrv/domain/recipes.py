@@ -42,7 +42,7 @@ class Facts:
     num_eval: int  # images evaluated per evaluation (val, else test, else train)
     num_classes: int
     image_side: float | None = None  # the dataset's mean short image side, when the import measured it
-    costs: step_costs.Table | None = None  # this machine's measured step costs (`pdxsrv step-costs measure`), if any
+    costs: step_costs.Table | None = None  # this machine's step costs (measured and learned from runs), if any
 
 
 def _from_scratch(project_type: str, model: str, facts: Facts) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -6,7 +6,9 @@ on this project's 2-core reference machine (bench/RESULTS.md, with the estimate'
 runs). Another CPU runs a model's steps 0.6 to 3.2 times as long (bench/RESULTS.md), and not by one
 factor, so a machine can measure its own: `pdxsrv step-costs measure` writes a `Table` that
 `estimate(..., here=table)` prefers, model by model, to the reference one; the answer says which it
-used (`measured_on`: "this_machine" or "reference").
+used (`measured_on`: "this_machine" or "reference"). Every finished CPU training run adds its own figures to that
+table too (`Table.runs`, `learned`: the estimate's scaling inverted; `pdxsrv.machine_costs`), and an estimate of a
+run of about the same work per step (within NEAR times) takes the median of those runs' figures before all else.
 A run at another side and batch is scaled by images and by pixels (side^2; for the R-CNN family by
 pixels^AREA_EXPONENT: their RoI heads cost the same at any size, a Mask R-CNN step at 64 px cost 0.7 of
 one at 128 px per image, not 0.25; for the YOLO family all but a FIXED_SHARE of the step); on
@@ -18,7 +20,8 @@ estimate is None.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 BATCH = 8
@@ -33,6 +36,10 @@ AREA_EXPONENT = {"FasterRCNN": 0.25, "MaskRCNN": 0.25}
 # images, fitted to steps timed at 128 px x 8 and at 64/96 px x 4 (bench/RESULTS.md): the linear scaling made the
 # recipe's steps 0.24 s where they took 0.85 (YOLOv3 at 64 px x 4), 1.12 for 1.92 (PP-YOLO at 96 px x 4)
 FIXED_SHARE = {"YOLOv3": 0.29, "PPYOLOTiny": 0.28, "PPYOLO": 0.22}
+# A training run's figures estimate only runs whose steps do within NEAR times its work: the scaling misses a
+# step's fixed overhead (a 32 px run of batch 4 read 4.6x the reference figure, which would have made every 64 px
+# recipe look 4.6x as slow and cut its epochs)
+NEAR = 2.0
 COSTS: dict[tuple[str, str], tuple[float, float]] = {  # measured 2026-12-06, 2 cores, quiet (bench/RESULTS.md)
     ("classification", "MobileNetV1"): (0.346, 0.0168),
     ("classification", "MobileNetV2"): (0.488, 0.0194),
@@ -77,11 +84,14 @@ COSTS: dict[tuple[str, str], tuple[float, float]] = {  # measured 2026-12-06, 2 
 
 @dataclass(frozen=True)
 class Table:
-    """Step costs measured on one machine: `costs` as COSTS, at `cores` cores; `where` names the machine in words."""
+    """Step costs measured on one machine: `costs` as COSTS, at `cores` cores; `where` names the machine in words;
+    `runs` per model the figures its finished training runs gave, (work, step, image): `step` and `image` as in
+    `costs` (`learned`), `work` the run's step relative to a step of BATCH images at REFERENCE_SIDE (`work`)."""
 
     costs: Mapping[tuple[str, str], tuple[float, float]]
     cores: int
     where: str
+    runs: Mapping[tuple[str, str], tuple[tuple[float, float, float], ...]] = field(default_factory=dict)
 
 
 REFERENCE = Table(COSTS, REFERENCE_CORES, f"pdxsrv's {REFERENCE_CORES}-core reference machine")
@@ -100,6 +110,50 @@ def cost(project_type: str, model: str, backbone: str | None = None,
     return found
 
 
+def key(project_type: str, model: str, backbone: str | None) -> str:
+    """The name a model's costs are kept under: "model/backbone" where the reference table keeps it so (detectors),
+    else the model's own name."""
+    if backbone and ((project_type, f"{model}/{backbone}") in COSTS or (project_type, model) not in COSTS):
+        return f"{model}/{backbone}"
+    return model
+
+
+def evaluated_images(project_type: str, num_train: int, num_eval: int) -> int:
+    """The images one evaluation runs through the network: the val set, and the batch-norm pass's training images."""
+    return num_eval + (0 if project_type in NO_BN_PASS else min(BN_IMAGES, num_train))
+
+
+def _area(project_type: str, model: str, width: int, height: int) -> float:
+    """An image's cost at `width` x `height` relative to one at the type's REFERENCE_SIDE."""
+    return ((width * height) / REFERENCE_SIDE[project_type] ** 2) ** AREA_EXPONENT.get(model, 1.0)
+
+
+def work(project_type: str, model: str, width: int, height: int, batch: int) -> float:
+    """A step of `batch` images at `width` x `height` relative to one of BATCH images at REFERENCE_SIDE."""
+    fixed = FIXED_SHARE.get(model, 0.0)
+    return fixed + (1.0 - fixed) * batch / BATCH * _area(project_type, model, width, height)
+
+
+def learned(project_type: str, model: str, image_shape: list[int], batch: int, cpu: float, step_seconds: float,
+            image_seconds: float) -> tuple[float, float, float]:
+    """(work, step, image) of a run for `Table.runs`: the table's seconds that make `estimate` give the run's own,
+    `step_seconds` a step of `batch` images and `image_seconds` an evaluated image at `image_shape`, on `cpu` =
+    (the table's cores) / (the cores the run used); the inverse of the estimate's scaling."""
+    width, height = (list(image_shape) * 2)[:2]
+    step_work, area = work(project_type, model, int(width), int(height), max(batch, 1)), \
+        _area(project_type, model, int(width), int(height))
+    if step_work <= 0 or area <= 0:
+        raise ValueError(f"no costs can be learned from a run at image_shape {image_shape}")
+    return step_work, step_seconds / (step_work * cpu), image_seconds / (area * cpu)
+
+
+def _near_runs(table: Table, project_type: str, model: str, backbone: str | None,
+               step_work: float) -> list[tuple[float, float, float]]:
+    """The table's runs of the model whose steps were within NEAR times the work of `step_work`'s."""
+    runs = table.runs.get((project_type, key(project_type, model, backbone)), ())
+    return [run for run in runs if step_work > 0 and max(run[0], step_work) <= NEAR * min(run[0], step_work)]
+
+
 def _measures(table: Table, project_type: str, model: str, backbone: str | None) -> bool:
     """Whether `table` has the model itself (on that backbone, when one is named), not only a sibling backbone."""
     if backbone:
@@ -114,25 +168,30 @@ def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval
     if on_gpu:
         return {"seconds": None, "method": "none", "basis": "no GPU step costs have been measured"}
     model, backbone = str(params.get("model")), params.get("backbone") or None
-    table = here if here is not None and _measures(here, project_type, model, backbone) else REFERENCE
+    width, height = (int(side) for side in (list(params.get("image_shape") or [0, 0]) * 2)[:2])
+    batch = max(min(int(params["batch_size"]), num_train), 1)
+    step_work = work(project_type, model, width, height, batch)
+    near = _near_runs(here, project_type, model, backbone, step_work) if here is not None else []
+    table = here if here is not None and (near or _measures(here, project_type, model, backbone)) else REFERENCE
     measured = cost(project_type, model, backbone, table)
+    if near:
+        measured = (statistics.median(run[1] for run in near), statistics.median(run[2] for run in near))
     if measured is None:
         return {"seconds": None, "method": "none", "basis": f"no step cost measured for {model}"}
     step, image = measured
-    width, height = (list(params.get("image_shape") or [0, 0]) * 2)[:2]
-    area = ((int(width) * int(height)) / REFERENCE_SIDE[project_type] ** 2) ** AREA_EXPONENT.get(model, 1.0)
-    batch = max(min(int(params["batch_size"]), num_train), 1)
     epochs, interval = int(params["num_epochs"]), max(int(params.get("save_interval_epochs") or 1), 1)
     steps = epochs * max(num_train // batch, 1)
     evaluations = len({e for e in range(1, epochs + 1) if e % interval == 0} | {epochs})
     cpu = table.cores / max(cores, 1)
-    fixed = step * FIXED_SHARE.get(model, 0.0)
-    train = steps * (fixed + (step - fixed) * batch / BATCH * area) * cpu
-    passed = 0 if project_type in NO_BN_PASS else min(BN_IMAGES, num_train)
-    evaluate = evaluations * (num_eval + passed) * image * area * cpu
+    evaluate = (evaluations * evaluated_images(project_type, num_train, num_eval) * image
+                * _area(project_type, model, width, height) * cpu)
+    train = steps * step * step_work * cpu
     if table is REFERENCE:
         source = (f"from step costs measured on {table.where}, not on this one (other CPUs ran a model's steps 0.6 "
                   "to 3.2 times as long; `pdxsrv step-costs measure` measures this machine's)")
+    elif near:
+        source = (f"from {len(near)} training run{'s' * (len(near) > 1)} of {model} of about this size on "
+                  f"{table.where}")
     else:
         source = f"from step costs measured on {table.where}"
     return {"seconds": round(STARTUP + train + evaluate), "method": "table",

@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import signal
+import statistics
 import time
 from dataclasses import dataclass
 from types import FrameType
@@ -28,6 +29,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 import paddle
 
+from pdxsrv.domain.step_costs import evaluated_images
 from pdxsrv.engine import bn_stats, checkpoint, data as data_mod, prune, sensitivity
 from pdxsrv.engine.base import DataSpec, EngineError, Kind, Metric
 from pdxsrv.engine.kinds import input_shape, kind_of
@@ -155,6 +157,8 @@ class Trainer:
         self.step_time: float | None = None
         self.last_step: dict[str, Any] = {"epoch": 0, "num_epochs": self.num_epochs, "step": 0, "steps": self.steps}
         self.eval_time = 0.0
+        self.step_walls: list[float] = []  # seconds from one step's end to the next's, within an epoch
+        self.eval_walls: list[float] = []  # seconds of each evaluation (batch-norm pass and val set, not the save)
         self.vdl = _vdl_writer(os.path.join(run.output, "vdl_log"))
 
     def prepare(self) -> None:
@@ -229,14 +233,28 @@ class Trainer:
             self.loader.close()
             if self.vdl is not None:
                 self.vdl.close()
-        return {"stopped": False, "epoch": self.epoch, "best": self.best, "pruning": self.pruning}
+        return {"stopped": False, "epoch": self.epoch, "best": self.best, "pruning": self.pruning,
+                "timing": self.timing()}
+
+    def timing(self) -> dict[str, Any]:
+        """How long this run's steps and evaluations took: {"device", "threads", "batch", "image_shape", "steps",
+        "step" (median seconds from one step's end to the next's), "evaluations", "image" (seconds per evaluated
+        image, the batch-norm pass's included), "pruned"}."""
+        data = self.run.data
+        images = evaluated_images(self.run.project_type, len(data.parts["train"]), len(eval_images(data)))
+        return {"device": paddle.device.get_device(), "threads": cpu_threads(), "batch": self.batch_size,
+                "image_shape": list(self.params.get("image_shape") or []), "steps": len(self.step_walls),
+                "step": statistics.median(self.step_walls) if self.step_walls else None,
+                "evaluations": len(self.eval_walls),
+                "image": statistics.median(self.eval_walls) / images if self.eval_walls and images else None,
+                "pruned": bool(self.pruning)}
 
     def _epoch(self) -> bool:
         """Run the steps of epoch `self.epoch` from `self.start_step`; False when stopped."""
         classes = self.run.data.file_info if self.kind.balanced_batches else None
         order = data_mod.batches(data_mod.epoch_order(self.run.data.parts["train"], self.seed, self.epoch, classes),
                                  self.batch_size)
-        last_report = 0.0
+        last_report, ended = 0.0, None
         for index, x, y in self.loader.iterate(order, train=True, seed=(self.seed, self.epoch), start=self.start_step,
                                               epoch=self.epoch):
             if self.stop.requested:
@@ -263,6 +281,9 @@ class Trainer:
                 if self.vdl is not None:
                     self.vdl.add_scalar("Train/loss", value, global_step)
                     self.vdl.add_scalar("Train/lr", lr, global_step)
+            if ended is not None:
+                self.step_walls.append(time.perf_counter() - ended)
+            ended = time.perf_counter()
         self.start_step = len(order)
         return True
 
@@ -286,6 +307,7 @@ class Trainer:
             bn_stats.recompute(self.kind, self.model, self.loader, self.run.data.parts["train"], self.batch_size,
                                height * width)
         summary = evaluate(self.kind, self.model, self.loader, eval_images(self.run.data), self.batch_size).summary()
+        self.eval_walls.append(time.perf_counter() - began)
         if not all(math.isfinite(v) for v in summary.values()):
             self.reporter.log(f"epoch {self.epoch}: the evaluation gave {summary} (the network's outputs are not "
                               "finite yet); counted as 0", "warning")
@@ -310,7 +332,7 @@ class Trainer:
             checkpoint.save(self.run.output, f"epoch_{self.epoch}", self.model, self.opt,
                             self.meta(self.start_step, {}))
         return {"stopped": True, "epoch": self.epoch, "step": self.start_step, "best": self.best,
-                "pruning": self.pruning}
+                "pruning": self.pruning, "timing": self.timing()}
 
 
 def train(run: Run, reporter: Reporter | None = None, stop: Stop | None = None) -> dict[str, Any]:

@@ -2,10 +2,14 @@
 
 Parameters (`job.json`): `{"task_dir", "dataset_dir", "project_type", "split", "params", "seed",
 "resume_epoch": int | null, "pretrained": path | weights | null, "prune": {"sensitivities", "pruned_flops"} | null,
-"roots": [dir, ...]}` (a `pretrained` path must really lie inside `roots`, checked on the file opened)
-(with `prune`, `pretrained` is the parent's checkpoint, which is pruned before training). `weights` is
+"roots": [dir, ...], "step_costs": path | null}` (a `pretrained` path must really lie inside `roots`, checked on
+the file opened) (with `prune`, `pretrained` is the parent's checkpoint, which is pruned before training). `weights` is
 `{"model", "keyword", "backbone", "weights_dir", "mirror"}`: published weights, taken from the machine's
 cache or downloaded into it first (`pdxsrv.weights`). Outputs go to `<task_dir>/output/`.
+A finished or stopped CPU run of an unpruned network with at least MIN_STEPS timed steps and an evaluation adds its
+median step and its evaluations' time per image to this machine's step costs in `step_costs`
+(`pdxsrv.machine_costs`), which later estimates and CPU recipes of about the same size use; a failure to write them
+is logged, never fatal.
 Reports: while downloading, `progress` `{"phase": "downloading", "done", "total", "speed"}` (bytes, bytes/s);
 then `progress` per step (see `pdxsrv.engine.loop`, with `"weights": "downloaded" | "cached"` when published
 weights were used), one `metric` per evaluation `{"epoch", "metrics", "best"}`, log lines, then one `done`:
@@ -21,12 +25,15 @@ import os
 import time
 from typing import Any
 
+from pdxsrv import machine_costs, system
+from pdxsrv.domain import step_costs
 from pdxsrv.engine import checkpoint, data, loop
 from pdxsrv.engine.base import EngineError
 from pdxsrv.weights import WeightsError, fetch
 from supervisor import report
 
 DOWNLOAD_REPORT_EVERY = 0.5  # seconds between download progress reports
+MIN_STEPS = 5  # timed steps (after each epoch's first) a run needs before its step time is learned
 
 
 class _Reporter:
@@ -97,5 +104,29 @@ def run(params: dict[str, Any]) -> int:
     except EngineError as exc:
         report.done(ok=False, message=str(exc))
         return 1
+    _learn(params, outcome.pop("timing", None))
     report.done(ok=True, **outcome)
     return 0
+
+
+def _learn(params: dict[str, Any], timing: dict[str, Any] | None) -> None:
+    """Add this run's step and evaluation times to the machine's step costs, when they say something of the model."""
+    path, train = params.get("step_costs"), params["params"]
+    if (not path or not timing or timing["device"] != "cpu" or timing["pruned"] or timing["steps"] < MIN_STEPS
+            or not timing["image"]):
+        return
+    kind, model = params["project_type"], str(train.get("model"))
+    name = step_costs.key(kind, model, train.get("backbone") or None)
+    try:
+        import paddle
+
+        work, step, image = step_costs.learned(kind, model, timing["image_shape"], timing["batch"],
+                                               system.cpu_capacity()[0] / max(timing["threads"], 1), timing["step"],
+                                               timing["image"])
+        machine_costs.record(path, kind, name, step, image, f"run {os.path.basename(params['task_dir'])}",
+                             paddle.__version__, work=work)
+    except (OSError, ValueError) as exc:
+        report.log(f"this run's step times were not added to the machine's step costs ({path}): {exc}", "warning")
+        return
+    report.log(f"{timing['step']:.3f} s a step of {timing['batch']} images, {timing['image']:.4f} s an evaluated "
+               f"image: added to this machine's step costs for {name}, for estimates of runs of about this size")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import pdxsrv
 import logging
+import os
 import sys
 
 from eventlog import CorruptLog
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     except (CorruptLog, UnknownEvent) as exc:
         print(f"pdxsrv: {exc}", file=sys.stderr)
         return 3
+    except BrokenPipeError:  # the reader stopped early (`| head`): nothing went wrong, and nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nor at exit, when Python flushes stdout
+        return 1
     except OSError as exc:
         print(f"pdxsrv: {exc}", file=sys.stderr)
         return 1

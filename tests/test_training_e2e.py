@@ -57,6 +57,19 @@ def _first_image(c: Client, pid: str) -> str:
     return os.path.join(c.dataset(did)["attr"]["path"], details["val_files"][0])
 
 
+def _predictions_agree_with_the_evaluation(c: Client, pid: str, tid: str, acc1: float) -> None:
+    """Predicting the val images one by one gives the evaluation's Acc1: the two paths prepare images alike."""
+    did = c.project(pid)["attr"]["did"]
+    root, val = c.dataset(did)["attr"]["path"], c.dataset_details(did)["details"]["val_files"]
+    images = [os.path.join(root, name) for name in val]
+    c.predict(tid, img_list=images)
+    done = wait_predicted(c, tid)
+    assert done["predict_status"] == PredictStatus.XPREDONE and done["predict_num"] == len(images), done
+    predicted = {r["image"]: r["result"]["category"] for r in done["results"]}
+    right = sum(predicted[image] == os.path.basename(os.path.dirname(image)) for image in images)
+    assert right / len(images) == pytest.approx(acc1), (right, len(images), acc1)
+
+
 @pytest.mark.parametrize("kind", ["classification", "segmentation", "remote_segmentation"])
 def test_recommended_parameters_learn_then_evaluate_predict_export(server: Server, kind: str) -> None:
     learn_evaluate_predict_export(server, kind)
@@ -107,6 +120,8 @@ def learn_evaluate_predict_export(server: Server, kind: str) -> None:
     matrix = report.get("Confusion_Matrix") or report["BBox_Confusion_Matrix"]
     assert np.array(matrix).shape == (len(labels), len(labels))
     assert c.task(tid)["task_status"] == TaskStatus.XEVALUATED
+    if kind == "classification":
+        _predictions_agree_with_the_evaluation(c, pid, tid, report["Acc1"])
 
     image = _first_image(c, pid)
     with open(image, "rb") as f:

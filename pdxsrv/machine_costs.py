@@ -14,8 +14,8 @@ the models it finished:
                     "work": 3.25}]}, ...}}
 
 `step` is seconds per training step at BATCH images of REFERENCE_SIDE px, `image` seconds per evaluated image
-(`pdxsrv.domain.step_costs`). `samples` are the model's latest SAMPLES figures: from `measure` (timed steps at
-that size), or from a finished training run ("run <task id>": the run's median step and its evaluations' time
+(`pdxsrv.domain.step_costs`). `samples` are the model's latest SAMPLES measurements and latest SAMPLES training
+runs, oldest first: figures from `measure` (timed steps at that size), or from a finished training run ("run <task id>": the run's median step and its evaluations' time
 per image, brought to that size by `step_costs.learned`, with `work`, its step's work relative to that size's).
 The entry's `step` and `image` are the medians of its measurements (of its runs when it has none); estimates use
 the measurements' medians, and the runs' for a run of about the same work (`Table.runs`). Keys are "<project
@@ -42,7 +42,7 @@ from pdxsrv.domain.step_costs import Table
 
 FORMAT = 1
 FILE_NAME = "step_costs.json"
-SAMPLES = 10  # the latest figures kept per model (measurements and training runs)
+SAMPLES = 10  # the latest figures kept per model and source (measurements; training runs)
 log = logging.getLogger(__name__)
 _loaded: dict[str, tuple[tuple[int, int], Table | None]] = {}  # path -> ((mtime_ns, size), its table)
 
@@ -134,8 +134,8 @@ def load(path: str | None) -> Table | None:
 def record(path: str, kind: str, name: str, step: float, image: float, source: str, paddle: str,
            busy: float | None = None, work: float | None = None) -> dict[str, Any]:
     """Add one figure of a model (`source`: "measure", or "run <task>" for a finished training run, with its `work`)
-    to the file at `path`, for this machine (another machine's file is started afresh), keeping its latest SAMPLES,
-    and answer the model's entry. Writers on one machine take turns (a lock file beside it)."""
+    to the file at `path`, for this machine (another machine's file is started afresh), keeping its latest SAMPLES
+    of each source, and answer the model's entry. Writers on one machine take turns (a lock file beside it)."""
     with _locked(path):
         try:
             doc = read(path)
@@ -150,7 +150,9 @@ def record(path: str, kind: str, name: str, step: float, image: float, source: s
             sample["busy"] = round(busy, 1)
         if work is not None:
             sample["work"] = round(work, 4)
-        samples = (samples_of(doc["costs"].get(f"{kind} {name}")) + [sample])[-SAMPLES:]
+        every = samples_of(doc["costs"].get(f"{kind} {name}")) + [sample]
+        kept = {id(x) for source in (True, False) for x in [x for x in every if is_run(x) == source][-SAMPLES:]}
+        samples = [x for x in every if id(x) in kept]
         summed = [x for x in samples if not is_run(x)] or samples
         entry = {"step": statistics.median(x["step"] for x in summed),
                  "image": statistics.median(x["image"] for x in summed),

@@ -142,9 +142,12 @@ def test_the_measurements_give_the_costs_and_the_runs_are_kept_beside_them(tmp_p
     for number in range(5, 12):
         entry = machine_costs.record(path, "classification", "ResNet18", 1.5, 0.02, f"run T00{number:02}", "2.6.2",
                                      work=3.25)
-    assert len(entry["samples"]) == machine_costs.SAMPLES and entry["samples"][0]["from"] == "run T0002"
+    runs = [x["from"] for x in entry["samples"] if x["from"].startswith("run")]
+    assert len(runs) == machine_costs.SAMPLES and runs[0] == "run T0002"  # the latest runs, and the measurements
+    assert [x["from"] for x in entry["samples"][:2]] == ["measure", "measure"] and entry["step"] == 2.0
     shown = pdxsrv("step-costs", "show", "--step-costs", path)
-    assert "10 training runs (T0002 at 3.25x, T0003 at 3.25x" in shown.stdout, shown.stdout
+    assert "2 measurements (1 % busy before the last), 10 training runs (T0002 at 3.25x, T0003 at 3.25x" in \
+        shown.stdout, shown.stdout
 
 
 def test_finished_cpu_runs_teach_the_estimate_of_runs_of_their_size(tmp_path) -> None:

@@ -18,6 +18,7 @@ import pathlib
 import sys
 import tempfile
 import time
+from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,7 +29,7 @@ from tests.training_support import project_on_generated_data, supervised_server,
 MODELS = ["classification:MobileNetV3_small", "classification:ShuffleNetV2", "segmentation:FastSCNN"]
 
 
-def run_model(c: Client, base: str, kind: str, model: str, runs: int, images: int) -> list[dict[str, object]]:
+def run_model(c: Client, base: str, kind: str, model: str, runs: int, images: int) -> list[dict[str, Any]]:
     """Train the recommendation for `model` `runs` times; each run's estimate, its source and the time it took."""
     pid = project_on_generated_data(c, base, kind, images=images)
     rows = []
@@ -55,7 +56,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--images", type=int, default=60)
     args = parser.parse_args()
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="pdxsrv-learned-") as work:
         base = pathlib.Path(work)
         with supervised_server(base, "--step-costs", str(base / "step_costs.json")) as srv:
@@ -64,7 +65,7 @@ def main() -> int:
                 kind, _, model = spec.partition(":")
                 rows += run_model(c, work, kind, model, args.runs, args.images)
     for source in ("reference", "this_machine"):
-        errors = [abs(float(str(r["error"]))) for r in rows if r["from"] == source]
+        errors = [abs(r["error"]) for r in rows if r["from"] == source]
         if errors:
             print(f"{source}: {len(errors)} runs, mean |error| {sum(errors) / len(errors):.2f}")
     return 0

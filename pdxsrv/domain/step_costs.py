@@ -173,9 +173,8 @@ def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval
     step_work = work(project_type, model, width, height, batch)
     near = _near_runs(here, project_type, model, backbone, step_work) if here is not None else []
     table = here if here is not None and (near or _measures(here, project_type, model, backbone)) else REFERENCE
-    measured = cost(project_type, model, backbone, table)
-    if near:
-        measured = (statistics.median(run[1] for run in near), statistics.median(run[2] for run in near))
+    measured = ((statistics.median(run[1] for run in near), statistics.median(run[2] for run in near)) if near
+                else cost(project_type, model, backbone, table))
     if measured is None:
         return {"seconds": None, "method": "none", "basis": f"no step cost measured for {model}"}
     step, image = measured

@@ -121,6 +121,25 @@ def test_a_run_teaches_the_estimate_of_runs_of_its_size_only(kind: str, params: 
     assert estimate(kind, larger, train, val, 1, False, here)["measured_on"] == "reference"  # not of its size
 
 
+def test_runs_at_two_sizes_estimate_the_sizes_between_them_by_a_line() -> None:
+    def step_seconds(work: float) -> float:  # this machine: 0.3 s a step whatever its size, 0.8 s per reference step
+        return 0.3 + 0.8 * work
+
+    sizes = [([32, 32], 4), ([64, 64], 26)]  # a step 0.125 and 3.25 times a reference one
+    runs = tuple(learned("classification", "ResNet18", shape, batch, 1.0, step_seconds(batch / 8 * (shape[0] / 64) ** 2),
+                         0.01) for shape, batch in sizes)
+    here = Table({}, 2, "this machine", {("classification", "ResNet18"): runs})
+    between = estimate("classification", PARAMS, 80, 20, 2, False, here)  # 64 px x 8: a reference step
+    assert between["measured_on"] == "this_machine" and "a line through 2 training runs" in between["basis"]
+    assert between["seconds"] == round(STARTUP + 10 * (80 // 8) * step_seconds(1.0)
+                                       + evaluated_images("classification", 80, 20) * 0.01)
+    far = {**PARAMS, "image_shape": [160, 160], "batch_size": 26}  # 20 times a reference step: beyond them
+    assert estimate("classification", far, 400, 20, 2, False, here)["measured_on"] == "reference"
+    faster_when_larger = (runs[0], (runs[1][0], 0.01, runs[1][2]))  # no cost per unit of work: not a line to trust
+    noisy = Table({}, 2, "this machine", {("classification", "ResNet18"): faster_when_larger})
+    assert estimate("classification", PARAMS, 80, 20, 2, False, noisy)["measured_on"] == "reference"
+
+
 def test_the_measurements_give_the_costs_and_the_runs_are_kept_beside_them(tmp_path) -> None:
     path = str(tmp_path / "step_costs.json")
     with open(path, "w", encoding="utf-8") as f:  # written before figures were kept: one measurement

@@ -8,7 +8,9 @@ factor, so a machine can measure its own: `pdxsrv step-costs measure` writes a `
 `estimate(..., here=table)` prefers, model by model, to the reference one; the answer says which it
 used (`measured_on`: "this_machine" or "reference"). Every finished CPU training run adds its own figures to that
 table too (`Table.runs`, `learned`: the estimate's scaling inverted; `pdxsrv.machine_costs`), and an estimate of a
-run of about the same work per step (within NEAR times) takes the median of those runs' figures before all else.
+run of about the same work per step (within NEAR times) takes the median of those runs' figures before all else;
+of another size, when runs of the model at two sizes at least NEAR apart bracket it (within NEAR), a line through
+their step seconds against their work (`_fitted`: a step's fixed overhead plus a cost per unit of work).
 A run at another side and batch is scaled by images and by pixels (side^2; for the R-CNN family by
 pixels^AREA_EXPONENT: their RoI heads cost the same at any size, a Mask R-CNN step at 64 px cost 0.7 of
 one at 128 px per image, not 0.25; for the YOLO family all but a FIXED_SHARE of the step); on
@@ -20,6 +22,7 @@ estimate is None.
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -147,11 +150,28 @@ def learned(project_type: str, model: str, image_shape: list[int], batch: int, c
     return step_work, step_seconds / (step_work * cpu), image_seconds / (area * cpu)
 
 
-def _near_runs(table: Table, project_type: str, model: str, backbone: str | None,
-               step_work: float) -> list[tuple[float, float, float]]:
-    """The table's runs of the model whose steps were within NEAR times the work of `step_work`'s."""
-    runs = table.runs.get((project_type, key(project_type, model, backbone)), ())
+def _near_runs(runs: tuple[tuple[float, float, float], ...], step_work: float) -> list[tuple[float, float, float]]:
+    """The runs (of one model) whose steps were within NEAR times the work of `step_work`'s."""
     return [run for run in runs if step_work > 0 and max(run[0], step_work) <= NEAR * min(run[0], step_work)]
+
+
+def _fitted(runs: tuple[tuple[float, float, float], ...], step_work: float) -> tuple[float, float] | None:
+    """(step, image) figures for a step of `step_work` from a least-squares line through the runs' step seconds
+    against their work, when runs at two works at least NEAR apart bracket `step_work` within NEAR and the line
+    has a cost per unit of work and no negative overhead; the image figure is the nearest run's."""
+    works = [run[0] for run in runs]
+    if (not runs or min(works) * NEAR > max(works) or step_work <= 0
+            or not min(works) / NEAR <= step_work <= max(works) * NEAR):
+        return None
+    seconds = [run[0] * run[1] for run in runs]  # a step's seconds at the run's work
+    mean_work, mean_seconds = statistics.fmean(works), statistics.fmean(seconds)
+    slope = (sum((w - mean_work) * (t - mean_seconds) for w, t in zip(works, seconds))
+             / sum((w - mean_work) ** 2 for w in works))
+    overhead = mean_seconds - slope * mean_work
+    if slope <= 0 or overhead < 0:
+        return None
+    nearest = min(runs, key=lambda run: abs(math.log(run[0] / step_work)))
+    return (overhead + slope * step_work) / step_work, nearest[2]
 
 
 def _measures(table: Table, project_type: str, model: str, backbone: str | None) -> bool:
@@ -171,10 +191,13 @@ def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval
     width, height = (int(side) for side in (list(params.get("image_shape") or [0, 0]) * 2)[:2])
     batch = max(min(int(params["batch_size"]), num_train), 1)
     step_work = work(project_type, model, width, height, batch)
-    near = _near_runs(here, project_type, model, backbone, step_work) if here is not None else []
-    table = here if here is not None and (near or _measures(here, project_type, model, backbone)) else REFERENCE
+    runs = here.runs.get((project_type, key(project_type, model, backbone)), ()) if here is not None else ()
+    near = _near_runs(runs, step_work)
+    fitted = None if near else _fitted(runs, step_work)
+    table = (here if here is not None and (near or fitted or _measures(here, project_type, model, backbone))
+             else REFERENCE)
     measured = ((statistics.median(run[1] for run in near), statistics.median(run[2] for run in near)) if near
-                else cost(project_type, model, backbone, table))
+                else fitted or cost(project_type, model, backbone, table))
     if measured is None:
         return {"seconds": None, "method": "none", "basis": f"no step cost measured for {model}"}
     step, image = measured
@@ -191,6 +214,8 @@ def estimate(project_type: str, params: dict[str, Any], num_train: int, num_eval
     elif near:
         source = (f"from {len(near)} training run{'s' * (len(near) > 1)} of {model} of about this size on "
                   f"{table.where}")
+    elif fitted:
+        source = f"from a line through {len(runs)} training runs of {model} of other sizes on {table.where}"
     else:
         source = f"from step costs measured on {table.where}"
     return {"seconds": round(STARTUP + train + evaluate), "method": "table",

@@ -126,11 +126,12 @@ def test_runs_at_two_sizes_estimate_the_sizes_between_them_by_a_line() -> None:
         return 0.3 + 0.8 * work
 
     sizes = [([32, 32], 4), ([64, 64], 26)]  # a step 0.125 and 3.25 times a reference one
-    runs = tuple(learned("classification", "ResNet18", shape, batch, 1.0, step_seconds(batch / 8 * (shape[0] / 64) ** 2),
-                         0.01) for shape, batch in sizes)
-    here = Table({}, 2, "this machine", {("classification", "ResNet18"): runs})
+    runs = tuple(learned("classification", "ResNet18", shape, batch, 1.0,
+                         step_seconds(batch / 8 * (shape[0] / 64) ** 2), 0.01) for shape, batch in sizes)
+    busy = (runs[0][0], 5 * runs[0][1], runs[0][2])  # a run slowed by another job beside it: one of the size's three
+    here = Table({}, 2, "this machine", {("classification", "ResNet18"): (runs[0], busy, runs[0], runs[1])})
     between = estimate("classification", PARAMS, 80, 20, 2, False, here)  # 64 px x 8: a reference step
-    assert between["measured_on"] == "this_machine" and "a line through 2 training runs" in between["basis"]
+    assert between["measured_on"] == "this_machine" and "a line through 4 training runs" in between["basis"]
     assert between["seconds"] == round(STARTUP + 10 * (80 // 8) * step_seconds(1.0)
                                        + evaluated_images("classification", 80, 20) * 0.01)
     far = {**PARAMS, "image_shape": [160, 160], "batch_size": 26}  # 20 times a reference step: beyond them

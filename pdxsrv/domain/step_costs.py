@@ -157,13 +157,19 @@ def _near_runs(runs: tuple[tuple[float, float, float], ...], step_work: float) -
 
 def _fitted(runs: tuple[tuple[float, float, float], ...], step_work: float) -> tuple[float, float] | None:
     """(step, image) figures for a step of `step_work` from a least-squares line through the runs' step seconds
-    against their work, when runs at two works at least NEAR apart bracket `step_work` within NEAR and the line
-    has a cost per unit of work and no negative overhead; the image figure is the nearest run's."""
-    works = [run[0] for run in runs]
-    if (not runs or min(works) * NEAR > max(works) or step_work <= 0
-            or not min(works) / NEAR <= step_work <= max(works) * NEAR):
+    against their work, each size's median (runs within NEAR of a size's smallest are one size), when two sizes at
+    least bracket `step_work` within NEAR and the line has a cost per unit of work and no negative overhead; the
+    image figure is the nearest run's."""
+    sizes: list[list[tuple[float, float, float]]] = []
+    for run in sorted(runs):
+        if sizes and run[0] <= NEAR * sizes[-1][0][0]:
+            sizes[-1].append(run)
+        else:
+            sizes.append([run])
+    if len(sizes) < 2 or step_work <= 0 or not sizes[0][0][0] / NEAR <= step_work <= sizes[-1][-1][0] * NEAR:
         return None
-    seconds = [run[0] * run[1] for run in runs]  # a step's seconds at the run's work
+    works = [statistics.median(run[0] for run in size) for size in sizes]
+    seconds = [statistics.median(run[0] * run[1] for run in size) for size in sizes]  # a step's, at its work
     mean_work, mean_seconds = statistics.fmean(works), statistics.fmean(seconds)
     slope = (sum((w - mean_work) * (t - mean_seconds) for w, t in zip(works, seconds))
              / sum((w - mean_work) ** 2 for w in works))

@@ -3,7 +3,8 @@
 The reference table was measured on one machine; others ran a model's steps 0.6 to 3.2 times as long
 (bench/RESULTS.md), so an estimate from it could be off by that much, and a recipe fitted to half an
 hour could take one and a half. One measurement on a machine varies by up to 1.6x from the next, so every
-finished CPU training run adds its own figures too, and a model's cost is the median of its latest five.
+finished CPU training run adds its own figures too: runs estimate runs of about their size (the median of
+those), runs of two sizes the sizes between them (a line), and the measurements the rest.
 """
 
 from __future__ import annotations

@@ -170,10 +170,7 @@ def _fitted(runs: tuple[tuple[float, float, float], ...], step_work: float) -> t
         return None
     works = [statistics.median(run[0] for run in size) for size in sizes]
     seconds = [statistics.median(run[0] * run[1] for run in size) for size in sizes]  # a step's, at its work
-    mean_work, mean_seconds = statistics.fmean(works), statistics.fmean(seconds)
-    slope = (sum((w - mean_work) * (t - mean_seconds) for w, t in zip(works, seconds))
-             / sum((w - mean_work) ** 2 for w in works))
-    overhead = mean_seconds - slope * mean_work
+    slope, overhead = statistics.linear_regression(works, seconds)
     if slope <= 0 or overhead < 0:
         return None
     nearest = min(runs, key=lambda run: abs(math.log(run[0] / step_work)))

@@ -16,10 +16,13 @@
   over-long text cut, each change noted under `sanitized`; see `pdxsrv.limits`).
 * pdxsrv watches the supervisor's process (a pidfd, readable the moment it exits; polling where
   there is none): when it dies pdxsrv starts a new one at once (which re-adopts the live jobs) and
-  reconciles again. After three missed heartbeats pdxsrv asks it; a supervisor that is alive (it holds
-  its state directory's lock, `supervisor.statelock`) but has answered nothing for HUNG_AFTER seconds
-  is hung: pdxsrv kills it (only that workspace's supervisor, checked by its command line) and starts
-  a new one, which re-adopts the jobs. Meanwhile requests that need it answer `supervisor_unavailable`.
+  reconciles again, once the new one's heartbeat has arrived on the stream (a SUB socket misses what
+  is published while it reconnects: a job ending right at its re-adoption would be missed). After
+  three missed heartbeats pdxsrv asks it; a supervisor that is alive (it holds its state directory's
+  lock, `supervisor.statelock`) but has answered nothing for HUNG_AFTER seconds is hung: pdxsrv kills
+  it (only that workspace's supervisor, checked by its command line) and starts a new one, which
+  re-adopts the jobs (reconciled the same way). Meanwhile requests that need it answer
+  `supervisor_unavailable`.
 * The socket directory is created by pdxsrv with mode 0700 and checked before use
   (`supervisor.sockdir`); the supervisor removes it when it exits.
 """
@@ -99,9 +102,11 @@ def start_supervisor(root: str, endpoint: str, idle_exit: float = protocol.DEFAU
 class Supervision:
     """Keeps the workspace log in step with the supervisor's jobs."""
 
-    def __init__(self, store: Store, endpoint: str | None = None,
-                 idle_exit: float = protocol.DEFAULT_IDLE_EXIT) -> None:
+    def __init__(self, store: Store, endpoint: str | None = None, idle_exit: float = protocol.DEFAULT_IDLE_EXIT,
+                 context: zmq.asyncio.Context | None = None) -> None:
+        """`context`: the ZeroMQ context of its sockets (default: the process's one)."""
         self.store = store
+        self.ctx = context or zmq.asyncio.Context.instance()
         self.endpoint = endpoint or endpoint_for(store.root)
         self.idle_exit = idle_exit
         self.pid: int | None = None  # the supervisor's, once it answered
@@ -109,7 +114,7 @@ class Supervision:
         self._pidfd: int | None = None
         self._restart_lock = asyncio.Lock()
         self._closing = False
-        self.client = AsyncClient(self.endpoint, timeout=1.0, retries=2)
+        self.client = AsyncClient(self.endpoint, timeout=1.0, retries=2, context=self.ctx)
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._last_progress: dict[str, float] = {}
         self._scheduled: set[str] = set()
@@ -118,23 +123,37 @@ class Supervision:
         self._last_heartbeat = time.monotonic()
         self._tasks: list[asyncio.Task[None]] = []
         self._sub: zmq.asyncio.Socket | None = None
-        self._connected = asyncio.Event()
+        self._heard_from: int | None = None  # the pid in the last heartbeat on the stream
+        self._news = asyncio.Event()  # set at each heartbeat and when the supervisor's process ends
 
     async def start(self) -> None:
-        """Find or start the supervisor, follow its stream, and reconcile once the stream is live.
-
-        A SUB socket misses what is published before it is connected, so reconciling waits for
-        the first heartbeat: every change after it arrives on the stream, everything before it
-        is in the supervisor's list and the journals.
-        """
+        """Find or start the supervisor, follow its stream, and reconcile once the stream is live."""
         self._subscribe()
         await self._ensure_running()
         self._tasks += [asyncio.create_task(self._follow()), asyncio.create_task(self._watch_heartbeats())]
-        try:
-            await asyncio.wait_for(self._connected.wait(), HEARTBEAT_MISSES * protocol.HEARTBEAT_INTERVAL + 2)
-        except asyncio.TimeoutError:
-            log.warning("no heartbeat from the supervisor yet; reconciling anyway")
+        await self._reconcile_when_streaming()
+
+    async def _reconcile_when_streaming(self) -> bool:
+        """Reconcile once a heartbeat of the supervisor now answering (`self.pid`) has arrived on the stream.
+
+        A SUB socket misses what is published before it is connected (also while it reconnects to a
+        new supervisor), so reconciling waits for that heartbeat: every change after it arrives on
+        the stream, everything before it is in the supervisor's list and the journals. False when
+        that supervisor ended first (its successor's restart reconciles).
+        """
+        pid, deadline = self.pid, time.monotonic() + HEARTBEAT_MISSES * protocol.HEARTBEAT_INTERVAL + 2
+        while self._heard_from is None or self._heard_from != pid:
+            if self.pid != pid:
+                log.info("the supervisor (pid %s) ended before its stream was live: its successor reconciles", pid)
+                return False
+            self._news.clear()
+            try:
+                await asyncio.wait_for(self._news.wait(), max(0.0, deadline - time.monotonic()))
+            except asyncio.TimeoutError:
+                log.warning("no heartbeat from the supervisor (pid %s) yet; reconciling anyway", pid)
+                break
         await self.reconcile()
+        return True
 
     async def spawn(self, job: str, kind: str, params: dict[str, Any], gpus: list[int] | None = None,
                     grace: float | None = None) -> None:
@@ -163,7 +182,7 @@ class Supervision:
         self.client.close()
 
     def _subscribe(self) -> None:
-        self._sub = zmq.asyncio.Context.instance().socket(zmq.SUB)
+        self._sub = self.ctx.socket(zmq.SUB)
         self._sub.setsockopt(zmq.SUBSCRIBE, b"job.")
         self._sub.setsockopt(zmq.SUBSCRIBE, protocol.HB_TOPIC)
         self._sub.connect(protocol.pub_endpoint(self.endpoint))
@@ -223,6 +242,7 @@ class Supervision:
             return
         self._unwatch()
         self.pid = None
+        self._news.set()
         if self._child is not None and self._child.pid == pid:
             self._child.poll()  # reap our child
         if not self._closing:
@@ -235,12 +255,13 @@ class Supervision:
                 return
             began = time.monotonic()
             self._last_heartbeat = began
+            self._heard_from = None  # only a heartbeat after this shows the stream of the new one is live
             log.warning("%s: starting a new one", why)
             try:
                 await self._ensure_running(known_dead=True)
-                await self.reconcile()
-                log.warning("a new supervisor (pid %s) runs and the jobs are reconciled, %.2f s after %s",
-                            self.pid, time.monotonic() - began, why.removeprefix("the "))
+                if await self._reconcile_when_streaming():
+                    log.warning("a new supervisor (pid %s) runs and the jobs are reconciled, %.2f s after %s",
+                                self.pid, time.monotonic() - began, why.removeprefix("the "))
             except (SupervisorUnavailable, SupervisorError, DomainError, OSError) as exc:
                 log.error("could not restart the supervisor: %s", exc)
             self._last_heartbeat = time.monotonic()
@@ -284,7 +305,8 @@ class Supervision:
             try:
                 if topic == protocol.HB_TOPIC:
                     self._last_heartbeat = time.monotonic()
-                    self._connected.set()
+                    self._heard_from = message.get("pid")
+                    self._news.set()
                 elif message.get("kind") == "state":
                     await self._record_state(message["info"])
                 elif message.get("kind") == "journal":
@@ -348,6 +370,7 @@ class Supervision:
         for HUNG_AFTER seconds is hung: it is killed (its jobs live on and the next one re-adopts them)."""
         self._unwatch()
         self.pid = None
+        self._heard_from = None  # only a heartbeat after this shows the stream is live (again)
         try:
             try:
                 self._watch((await self.client.ping())["pid"])  # it answers: only its heartbeats were lost
@@ -358,8 +381,8 @@ class Supervision:
                         return  # slow perhaps (a loaded machine): ask again in a second
                     await self._kill_hung(hung, silent)
                 await self._ensure_running(known_dead=True)
-            await self.reconcile()
-            log.warning("the supervisor (pid %s) answers again and the jobs are reconciled", self.pid)
+            if await self._reconcile_when_streaming():
+                log.warning("the supervisor (pid %s) answers again and the jobs are reconciled", self.pid)
         except (SupervisorUnavailable, SupervisorError, DomainError, OSError) as exc:
             log.error("could not restart the supervisor: %s", exc)
         self._last_heartbeat = time.monotonic()

@@ -45,7 +45,8 @@ A record (journal entry) is a map ``{seq, ts, type, v, data}`` exactly as in the
 PUB frames are ``[topic, msgpack]``:
 
 * topic ``b"job." + job_id``: ``{"kind": "journal", "job", "record"}`` or ``{"kind": "state", "job", "info"}``
-* topic ``b"hb"``: ``{"time", "pid"}``, every HEARTBEAT_INTERVAL seconds.
+* topic ``b"hb"``: ``{"time", "pid"}``, every HEARTBEAT_INTERVAL seconds, and HEARTBEAT_AFTER_JOIN
+  seconds after a subscriber connects (its first message on a live stream comes soon).
 * topic ``b"supervisor"``: ``{"kind": "supervisor", "state", "reason", "pid"}`` when the supervisor's own
   lifecycle changes (serving -> draining -> closing; see ``supervisor.lifecycle``).
 
@@ -66,6 +67,7 @@ import msgpack
 
 VERSION = 1
 HEARTBEAT_INTERVAL = 1.0
+HEARTBEAT_AFTER_JOIN = 0.05  # seconds: time for the new subscriber's subscriptions to reach the PUB socket
 DEFAULT_GRACE = 10.0
 
 # op name -> (required arg names, optional arg names)

@@ -40,6 +40,7 @@ class Server:
             os.close(self._lock_fd)
             raise
         self.started = time.time()
+        self.next_hb = 0.0  # monotonic time of the next heartbeat (sooner when a subscriber joins)
         self.running = True
         self.state = lifecycle.SERVING
         self.idle = IdleWatch(self.state_dir, idle_exit)
@@ -162,7 +163,7 @@ class Server:
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.pull, zmq.POLLIN)
         poller.register(self.pub_monitor, zmq.POLLIN)
-        next_tick = next_hb = next_idle_check = 0.0
+        next_tick = next_idle_check = self.next_hb = 0.0
         while self.running:
             ready = dict(poller.poll(int(TICK * 1000)))
             if self.pull in ready:
@@ -176,9 +177,9 @@ class Server:
                 self._drain_pull()
                 self.jobs.tick()
                 next_tick = now + TICK
-            if now >= next_hb:
+            if now >= self.next_hb:
                 self.publish(protocol.HB_TOPIC, {"time": time.time(), "pid": os.getpid()})
-                next_hb = now + protocol.HEARTBEAT_INTERVAL
+                self.next_hb = now + protocol.HEARTBEAT_INTERVAL
             if now >= next_idle_check and self.running:
                 self._check_exit()
                 next_idle_check = now + IDLE_CHECK
@@ -202,6 +203,7 @@ class Server:
                 return
             if event["event"] == zmq.EVENT_ACCEPTED:
                 self.idle.subscriber_joined()
+                self.next_hb = min(self.next_hb, time.monotonic() + protocol.HEARTBEAT_AFTER_JOIN)
             elif event["event"] == zmq.EVENT_DISCONNECTED:
                 self.idle.subscriber_left()
 

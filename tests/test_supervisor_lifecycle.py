@@ -1,10 +1,13 @@
 """The supervisor's lifecycle seen from pdxsrv: its private socket directory, `pdxsrv supervisor stop`, exiting
-when idle, a serve on a busy port leaving nothing behind, and re-adoption right after a kill -9.
+when idle, a serve on a busy port leaving nothing behind, re-adoption right after a kill -9 (and a job ending
+while pdxsrv's stream reconnects), and a hung supervisor replaced.
 
 Every process touched here is found through the test's own workspace (its supervisor's endpoint and records)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import os
 import shutil
 import signal
@@ -12,12 +15,16 @@ import socket
 import stat
 import sys
 import time
+from typing import Any, Callable
+
+import zmq
+import zmq.asyncio
 
 from eventlog import read_records
 from pdxsrv.domain.apply import fold
-from pdxsrv.store import events_dir
-from pdxsrv.supervision import endpoint_for, state_dir_for
-from supervisor.client import Client, SupervisorError, SupervisorUnavailable
+from pdxsrv.store import Store, events_dir
+from pdxsrv.supervision import Supervision, endpoint_for, job_dir_for, start_supervisor, state_dir_for
+from supervisor.client import AsyncClient, Client, SupervisorError, SupervisorUnavailable
 from supervisor.records import RecordStore
 from supervisor.sockdir import socket_dir
 from tests.conftest import PYTHON, Server, pdxsrv
@@ -255,6 +262,69 @@ def test_a_supervisor_killed_with_signal_9_is_replaced_at_once_and_its_job_re_ad
         server.shutdown_supervisor()
         client.close()
         _kill_leftovers(ws)
+
+
+def test_a_job_ending_while_the_stream_reconnects_to_a_new_supervisor_is_recorded_as_ended(tmp_path) -> None:
+    """A SUB socket misses what is published while it reconnects (here slowed to 2-4 s, as on a loaded machine), so
+    pdxsrv reconciles with a new supervisor only once its heartbeat arrived: else a job that ended in between, after
+    the new supervisor's list, stayed "running" in the workspace for good."""
+    asyncio.run(_end_while_the_stream_reconnects(str(tmp_path / "ws")))
+
+
+async def _end_while_the_stream_reconnects(ws: str) -> None:
+    job, job_dir = "x.train.1", job_dir_for(ws, "x.train.1")
+    said: list[str] = []
+    heard = logging.Handler()
+    heard.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("pdxsrv.supervision").addHandler(heard)
+    slow = zmq.asyncio.Context()
+    slow.setsockopt(zmq.RECONNECT_IVL, 2000)  # pdxsrv's sockets reconnect 2-4 s after their peer went
+    store = Store(ws)
+    supervision = Supervision(store, context=slow)
+    client = AsyncClient(endpoint_for(ws), timeout=0.5, retries=0)
+    try:
+        start_supervisor(ws, endpoint_for(ws))  # bound before pdxsrv's sockets first connect: they need no reconnect
+        await _answering(client)
+        await supervision.start()
+        await client.spawn(job, [sys.executable, REPORTING_JOB, "--count", "20", "--pause-at", "10",
+                                 "--wait-file", os.path.join(job_dir, "go")], job_dir)
+        await _until(lambda: (j := store.state.jobs.get(job)) and j.journal_seq >= 10, "10 reports")
+        os.kill((await client.ping())["pid"], signal.SIGKILL)  # this workspace's own supervisor, by its answer
+        await _until(lambda: any("runs and the jobs are reconciled" in m for m in said), "the new supervisor")
+        assert store.state.jobs[job].state == "running", "re-adopted"
+        open(os.path.join(job_dir, "go"), "w").close()  # it ends now, after the reconciliation
+        ended = await _until(lambda: (j := store.state.jobs[job]).state != "running" and j, "its end recorded")
+        assert (ended.state, ended.journal_seq, ended.result) == ("exited", 21, {"steps": 20}), ended
+        assert not any("reconciling anyway" in m for m in said), said
+    finally:
+        logging.getLogger("pdxsrv.supervision").removeHandler(heard)
+        await supervision.close()
+        await store.aclose()
+        client.close()
+        slow.term()
+        _kill_leftovers(ws)
+
+
+async def _answering(client: AsyncClient, timeout: float = 15.0) -> None:
+    """Wait until the supervisor answers a ping."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await client.ping()
+            return
+        except SupervisorUnavailable:
+            if time.monotonic() > deadline:
+                raise
+
+
+async def _until(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
+    """Poll `predicate` on the event loop until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+    return value
 
 
 def test_a_hung_supervisor_is_answered_for_then_killed_and_replaced_and_its_job_re_adopted(tmp_path) -> None:

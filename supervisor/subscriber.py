@@ -5,6 +5,9 @@ one is dropped; a gap (a record beyond the next expected seq, or a state message
 `last_seq` is ahead) is filled with `replay_from` before anything newer is delivered. A consumer
 that restarts passes each job's last delivered seq as `last_seqs` and is caught up at `start()`.
 `on_down` is called when `missed` heartbeats in a row did not arrive, `on_up` when they resume.
+A SUB socket misses what is published while it reconnects, so when heartbeats resume, or come from
+a new supervisor (another pid), the jobs are read again with `list`: each job under `prefix` whose
+state changed since it was last delivered gets `on_state`, after its missing records.
 Callbacks may be plain functions or coroutine functions.
 """
 
@@ -42,22 +45,27 @@ class Subscriber:
     def __init__(self, endpoint: str, on_record: RecordCallback, *, on_state: StateCallback | None = None,
                  on_down: Callback | None = None, on_up: Callback | None = None, prefix: str = "",
                  last_seqs: dict[str, int] | None = None, client: AsyncClient | None = None,
-                 missed: int = 3, hb_interval: float = protocol.HEARTBEAT_INTERVAL) -> None:
+                 missed: int = 3, hb_interval: float = protocol.HEARTBEAT_INTERVAL,
+                 context: zmq.asyncio.Context | None = None) -> None:
         self.endpoint = endpoint
         self.on_record, self.on_state, self.on_down, self.on_up = on_record, on_state, on_down, on_up
         self.prefix = prefix
         self.seen: dict[str, int] = dict(last_seqs or {})  # job -> last delivered seq
+        self.states: dict[str, str] = {}  # job -> last delivered state
         self.client = client or AsyncClient(endpoint, timeout=2.0, retries=2)
         self.missed = missed
         self.hb_interval = hb_interval
         self.down = False
+        self.pid: int | None = None  # the supervisor's, from its last heartbeat
+        self.resync = False  # the jobs are to be read again (a reconnection, or a failed re-read)
+        self.ctx = context or zmq.asyncio.Context.instance()
         self.last_hb = time.monotonic()
         self.sock: zmq.asyncio.Socket | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         """Subscribe, catch up every job in `last_seqs`, then run in the background."""
-        self.sock = zmq.asyncio.Context.instance().socket(zmq.SUB)
+        self.sock = self.ctx.socket(zmq.SUB)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.RCVHWM, 100_000)
         self.sock.setsockopt(zmq.SUBSCRIBE, protocol.job_topic(self.prefix))
@@ -95,14 +103,19 @@ class Subscriber:
     async def _handle(self, topic: bytes, body: Any) -> None:
         """Route one PUB message."""
         if topic == protocol.HB_TOPIC:
-            await self._heartbeat()
+            await self._heartbeat(body.get("pid"))
         elif body.get("kind") == "journal":
             await self._deliver(body["job"], body["record"])
         elif body.get("kind") == "state":
             job, info = body["job"], body["info"]
-            if info.get("last_seq", 0) > self.seen.get(job, 0):
-                await self._fill(job, self.seen.get(job, 0) + 1)
-            await _call(self.on_state, job, info)
+            await self._deliver_state(job, info)
+
+    async def _deliver_state(self, job: str, info: dict[str, Any]) -> None:
+        """Deliver a job's state, after the records before it."""
+        if info.get("last_seq", 0) > self.seen.get(job, 0):
+            await self._fill(job, self.seen.get(job, 0) + 1)
+        self.states[job] = info.get("state")
+        await _call(self.on_state, job, info)
 
     async def _deliver(self, job: str, record: dict[str, Any]) -> None:
         expected = self.seen.get(job, 0) + 1
@@ -125,11 +138,29 @@ class Subscriber:
                 self.seen[job] = record["seq"]
                 await _call(self.on_record, job, record)
 
-    async def _heartbeat(self) -> None:
+    async def _heartbeat(self, pid: Any) -> None:
         self.last_hb = time.monotonic()
+        if self.down or (self.pid is not None and pid != self.pid):
+            self.resync = True  # reconnected: what was published meanwhile never arrived
+        self.pid = pid
+        if self.resync:
+            await self._read_again()
         if self.down:
             self.down = False
             await _call(self.on_up)
+
+    async def _read_again(self) -> None:
+        """Deliver every state (and the records before it) that changed since it was last delivered."""
+        try:
+            infos = await self.client.list()
+        except (SupervisorUnavailable, SupervisorError) as exc:
+            log.warning("cannot read the jobs again after a reconnection (next heartbeat retries): %s", exc)
+            return
+        self.resync = False
+        for info in infos:
+            job = info["job"]
+            if job.startswith(self.prefix) and info.get("state") != self.states.get(job):
+                await self._deliver_state(job, info)
 
     async def _watch_heartbeats(self) -> None:
         while True:

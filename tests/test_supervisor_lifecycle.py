@@ -15,7 +15,6 @@ import socket
 import stat
 import sys
 import time
-from typing import Any, Callable
 
 import zmq
 import zmq.asyncio
@@ -28,7 +27,7 @@ from supervisor.client import AsyncClient, Client, SupervisorError, SupervisorUn
 from supervisor.records import RecordStore
 from supervisor.sockdir import socket_dir
 from tests.conftest import PYTHON, Server, pdxsrv
-from tests.supervisor_support import Env, fake_job, wait_for
+from tests.supervisor_support import Env, fake_job, until, wait_for
 
 REPORTING_JOB = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reporting_job.py")
 SERVE = ("--offline",)
@@ -288,12 +287,12 @@ async def _end_while_the_stream_reconnects(ws: str) -> None:
         await supervision.start()
         await client.spawn(job, [sys.executable, REPORTING_JOB, "--count", "20", "--pause-at", "10",
                                  "--wait-file", os.path.join(job_dir, "go")], job_dir)
-        await _until(lambda: (j := store.state.jobs.get(job)) and j.journal_seq >= 10, "10 reports")
+        await until(lambda: (j := store.state.jobs.get(job)) and j.journal_seq >= 10, what="10 reports")
         os.kill((await client.ping())["pid"], signal.SIGKILL)  # this workspace's own supervisor, by its answer
-        await _until(lambda: any("runs and the jobs are reconciled" in m for m in said), "the new supervisor")
+        await until(lambda: any("runs and the jobs are reconciled" in m for m in said), what="the new supervisor")
         assert store.state.jobs[job].state == "running", "re-adopted"
         open(os.path.join(job_dir, "go"), "w").close()  # it ends now, after the reconciliation
-        ended = await _until(lambda: (j := store.state.jobs[job]).state != "running" and j, "its end recorded")
+        ended = await until(lambda: (j := store.state.jobs[job]).state != "running" and j, what="its end recorded")
         assert (ended.state, ended.journal_seq, ended.result) == ("exited", 21, {"steps": 20}), ended
         assert not any("reconciling anyway" in m for m in said), said
     finally:
@@ -315,16 +314,6 @@ async def _answering(client: AsyncClient, timeout: float = 15.0) -> None:
         except SupervisorUnavailable:
             if time.monotonic() > deadline:
                 raise
-
-
-async def _until(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll `predicate` on the event loop until it returns something truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-    return value
 
 
 def test_a_hung_supervisor_is_answered_for_then_killed_and_replaced_and_its_job_re_adopted(tmp_path) -> None:
